@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import typing
 from typing import Any, Callable, Generic, TypeVar
 
 import pydantic
@@ -96,11 +97,12 @@ def parameters_model(cls: type) -> type[pydantic.BaseModel]:
     if cached is not None:
         return cached
     fields: dict[str, Any] = {}
+    hints = typing.get_type_hints(cls.__init__, include_extras=True)  # resolves postponed annotations
     for parameter in inspect.signature(cls.__init__).parameters.values():
         if parameter.name == "self":
             continue
         default = ... if parameter.default is inspect.Parameter.empty else parameter.default
-        fields[parameter.name] = (parameter.annotation, default)
+        fields[parameter.name] = (hints.get(parameter.name, Any), default)
     model = pydantic.create_model(
         f"{cls.__name__}Parameters",
         __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),

@@ -1,0 +1,165 @@
+"""The `nncli` command: one thin typer command per verb over `nncli.api`.
+
+Heavy modules (numpy, pandas, the core) are imported inside the commands so `nncli --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Train, evaluate and use neural networks on tabular data from a YAML config.")
+
+DEBUG_HELP = "Show the Python traceback of an error."
+
+
+@contextlib.contextmanager
+def user_errors(debug: bool) -> Iterator[None]:
+    """Turn nncli's errors into one `error:` paragraph on stderr and SPEC's exit code."""
+    from nncli.errors import NncliError
+
+    try:
+        yield
+    except NncliError as error:
+        if debug:
+            raise
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(error.exit_code) from None
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        typer.echo("error: interrupted", err=True)
+        raise typer.Exit(130) from None
+    except Exception as error:  # a bug or an environment failure: short message, exit 1
+        if debug:
+            raise
+        typer.echo(f"error: {type(error).__name__}: {error} (run again with --debug for the traceback)",
+                   err=True)
+        raise typer.Exit(1) from None
+
+
+class StopRequests:
+    """First SIGINT/SIGTERM: stop at the next batch boundary. A second SIGINT: stop at once."""
+
+    def __init__(self) -> None:
+        self.signal_number: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signal_number is not None
+
+    def _handle(self, signal_number: int, frame: object) -> None:
+        if self.signal_number is not None and signal_number == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal_number = signal_number
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator["StopRequests"]:
+        previous = {number: signal.signal(number, self._handle) for number in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
+@app.command()
+def train(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Run directory (default: runs/<name>[-k])."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config value: KEY=VALUE (dotted path)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its checkpoint."),
+    quiet: bool = typer.Option(False, "--quiet", help="Print only errors."),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+) -> None:
+    """Train the network a config describes and save the run directory."""
+    with user_errors(debug):
+        from nncli import api, display
+        from nncli.train import Interrupted
+
+        console = display.make_console()
+        mode = "quiet" if quiet else ("live" if console.is_terminal else "plain")
+        stops = StopRequests()
+        session = display.TrainingSession(console, mode)
+        try:
+            with stops.installed():
+                result = api.train(config, out=out, overrides=overrides, resume=resume,
+                                   on_start=session.start, on_epoch=session.epoch_done,
+                                   on_batch=session.batch_done, should_stop=stops)
+        except Interrupted:
+            session.close()
+            code = 143 if stops.signal_number == signal.SIGTERM else 130
+            typer.echo(f"interrupted: checkpoint saved; continue with: nncli train {config} --out "
+                       f"{session.run_dir} --resume", err=True)
+            raise typer.Exit(code) from None
+        finally:
+            session.close()
+        session.finish(result.summary)
+
+
+@app.command()
+def predict(
+    model: Path = typer.Argument(..., help="A run directory or a model.npz file."),
+    data: Path = typer.Argument(..., help="CSV file with the feature columns."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the CSV here (default: stdout)."),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+) -> None:
+    """Predict with a saved model; one column per target and, for classification, prob_<class> columns."""
+    with user_errors(debug):
+        from nncli import api, runs
+
+        predictions = api.predict(model, data)
+        text = predictions.to_csv(index=False)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            runs.write_text(output, text)
+
+
+@app.command("eval")
+def evaluate(
+    model: Path = typer.Argument(..., help="A run directory or a model.npz file."),
+    data: Path = typer.Argument(..., help="CSV file with the feature and target columns."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object for scripts."),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+) -> None:
+    """Evaluate a saved model on labelled data: loss and the task's metrics."""
+    with user_errors(debug):
+        from nncli import api, display
+
+        trained = api.load_model(model)
+        report = api.evaluate(model, data)
+        if as_json:
+            sys.stdout.write(json.dumps(report) + "\n")
+            return
+        console = display.make_console()
+        for renderable in display.evaluation_renderables(report, trained.task,
+                                                         [str(c) for c in trained.preprocessor.classes]):
+            console.print(renderable)
+
+
+@app.command()
+def check(
+    config: Path = typer.Argument(..., help="The YAML config file."),
+    overrides: List[str] = typer.Option([], "--set", help="Override a config value: KEY=VALUE (dotted path)."),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+) -> None:
+    """Validate config and data and print the model summary; trains nothing, writes nothing."""
+    with user_errors(debug):
+        from nncli import api, display
+
+        prepared = api.check(config, overrides)
+        console = display.make_console()
+        console.print(display.data_summary(prepared))
+        console.print(display.model_summary_table(prepared.model.summary_rows(),
+                                                  prepared.model.parameter_count()))
+
+
+def main() -> None:
+    app()

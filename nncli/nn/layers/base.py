@@ -1,0 +1,54 @@
+"""The layer contract: parameters and gradients as named arrays; forward keeps what backward needs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nncli.registry import Configurable, Registry
+
+
+class Layer(Configurable):
+    """A node of the model graph working on 2-D arrays (batch, features).
+
+    `build` creates the parameters once the input widths are known. `forward` returns the output and keeps
+    what `backward` needs; `backward(grad_output)` fills `grads` (same keys as `params`) and returns the
+    gradient for each input. Layers never update their own parameters: optimizers do.
+    """
+
+    merge = False  # merge layers (concat, add) take several inputs
+    skip_input_grad = False  # set by the model when the input is the data, whose gradient nobody needs
+    regularized: tuple[str, ...] = ()  # parameter names that l1/l2 regularization applies to
+
+    def build(self, input_widths: list[int], rng: np.random.Generator, dtype: np.dtype) -> int:
+        """Create parameters for these input widths; return the output width."""
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}  # non-trainable arrays saved with the model
+        self.dtype = np.dtype(dtype)
+        self._buffers: dict[str, np.ndarray] = {}
+        return self._build(input_widths, rng)
+
+    def _build(self, input_widths: list[int], rng: np.random.Generator) -> int:
+        raise NotImplementedError
+
+    def forward(self, inputs: list[np.ndarray], training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_output: np.ndarray) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def buffer(self, key: str, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray:
+        """A scratch array reused across batches of the same size, so the hot loop allocates nothing."""
+        array = self._buffers.get(key)
+        wanted = self.dtype if dtype is None else np.dtype(dtype)
+        if array is None or array.shape != shape or array.dtype != wanted:
+            array = np.empty(shape, dtype=wanted)
+            self._buffers[key] = array
+        return array
+
+    def add_parameter(self, key: str, value: np.ndarray) -> None:
+        self.params[key] = np.ascontiguousarray(value, dtype=self.dtype)
+        self.grads[key] = np.zeros_like(self.params[key])
+
+
+LAYERS: Registry[Layer] = Registry("layer type")

@@ -1,0 +1,200 @@
+"""The training loop: batches and epochs over arrays, yielding one record per epoch.
+
+The caller owns display, files and checkpoints; the loop owns only the numbers. All the loop's progress lives
+in a `TrainingState` the caller passes in, so a checkpoint written between batches holds everything a resume
+needs and the resumed run goes on exactly as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from nncli.errors import TrainingError
+from nncli.metrics import METRICS, compute_metrics
+from nncli.nn.losses import Loss
+from nncli.nn.model import Model
+from nncli.nn.optimizers import Optimizer
+from nncli.nn.regularizers import add_regularization_gradient, clip_global_norm, regularization_penalty
+from nncli.nn.schedules import Schedule
+
+
+@dataclass(frozen=True)
+class Split:
+    """Feature and target arrays of one part of the data."""
+
+    features: np.ndarray
+    targets: np.ndarray
+
+    @property
+    def rows(self) -> int:
+        return self.features.shape[0]
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    monitor: str = "val_loss"
+    patience: int = 10
+    min_delta: float = 0.0
+    restore_best: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the loop needs from the config's `training`, `regularization` and `metrics`."""
+
+    epochs: int
+    batch_size: int = 32
+    shuffle: bool = True
+    clip_norm: float | None = None
+    l1: float = 0.0
+    l2: float = 0.0
+    metrics: tuple[str, ...] = ()
+    early_stopping: EarlyStopping | None = None
+
+
+@dataclass
+class TrainingState:
+    """The loop's progress: where it is, what it has seen, what it keeps for early stopping."""
+
+    epoch: int = 0  # the epoch in progress, or the next one when `batch` is 0
+    batch: int = 0  # the next batch of this epoch
+    order: np.ndarray | None = None  # this epoch's row order
+    loss_sum: float = 0.0  # sum of this epoch's batch losses so far
+    epoch_seconds: float = 0.0  # time spent in this epoch before an interruption
+    train_outputs: np.ndarray | None = None  # outputs seen in training, for the epoch's training metrics
+    history: list[dict] = field(default_factory=list)
+    best_value: float | None = None
+    best_epoch: int | None = None
+    wait: int = 0
+    best_weights: dict[str, np.ndarray] | None = None
+    stopped_early: bool = False
+
+
+class Interrupted(Exception):
+    """A stop was requested; the state is consistent at a batch boundary and can be checkpointed."""
+
+
+def monitor_mode(monitor: str) -> str:
+    """'min' for losses and errors, 'max' for scores such as accuracy."""
+    name = monitor.removeprefix("val_")
+    if name in METRICS and METRICS.get(name).greater_is_better:
+        return "max"
+    return "min"
+
+
+def batch_step(model: Model, loss: Loss, x: np.ndarray, y: np.ndarray, settings: Settings) -> float:
+    """Forward and backward for one batch; fills the gradients and returns the (regularized) loss."""
+    output = model.forward(x, training=True)
+    output_layer = model.output_layer
+    if loss.fused_activation is not None and \
+            getattr(getattr(output_layer, "activation_fn", None), "name", None) == loss.fused_activation:
+        value, grad = loss.from_logits(output_layer.preactivation, y)
+        model.backward(grad, from_preactivation=True)
+    else:
+        value, grad = loss.forward(output, y)
+        model.backward(grad)
+    if settings.l1 or settings.l2:
+        weights = [weight for weight, _ in model.regularized]
+        value += regularization_penalty(weights, settings.l1, settings.l2)
+        add_regularization_gradient(weights, [grad for _, grad in model.regularized], settings.l1, settings.l2)
+    return value
+
+
+def evaluate_split(model: Model, loss: Loss, split: Split, metrics: tuple[str, ...],
+                   prefix: str = "") -> dict[str, float]:
+    """Loss (without regularization) and metrics in evaluation mode."""
+    outputs = model.predict(split.features)
+    value, _ = loss.forward(outputs, split.targets)
+    record = {f"{prefix}loss": float(value)}
+    for name, metric_value in compute_metrics(list(metrics), split.targets, outputs).items():
+        record[f"{prefix}{name}"] = metric_value
+    return record
+
+
+def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, train: Split,
+        valid: Split | None, settings: Settings, rng: np.random.Generator, state: TrainingState,
+        base_lr: float, should_stop: Callable[[], bool] = lambda: False,
+        on_batch: Callable[[int], None] | None = None) -> Iterator[dict]:
+    """Train from `state` up to `settings.epochs`, yielding each finished epoch's record.
+
+    Raises `Interrupted` at a batch boundary when `should_stop()` turns true, and `TrainingError` when a batch
+    loss is not finite (before the weights are touched by that batch).
+    """
+    rows = train.rows
+    batch_size = min(settings.batch_size, rows)
+    batches = math.ceil(rows / batch_size)
+    params = [param for _, param, _ in model.parameters]
+    grads = [grad for _, _, grad in model.parameters]
+    batch_x = np.empty((batch_size, train.features.shape[1]), dtype=train.features.dtype)
+    batch_y = np.empty((batch_size, train.targets.shape[1]), dtype=train.targets.dtype)
+    if state.train_outputs is None:
+        state.train_outputs = np.empty((rows, model.output_width), dtype=model.dtype)
+    while state.epoch < settings.epochs and not state.stopped_early:
+        epoch = state.epoch
+        optimizer.lr = schedule.lr_at(epoch, base_lr, settings.epochs)
+        if state.batch == 0:
+            state.order = rng.permutation(rows) if settings.shuffle else None
+            state.loss_sum, state.epoch_seconds = 0.0, 0.0
+        started = time.perf_counter()
+        while state.batch < batches:
+            if should_stop():
+                state.epoch_seconds += time.perf_counter() - started
+                raise Interrupted()
+            start = state.batch * batch_size
+            stop = min(start + batch_size, rows)
+            if state.order is None:
+                x, y = train.features[start:stop], train.targets[start:stop]
+            else:
+                index = state.order[start:stop]
+                x = np.take(train.features, index, axis=0, out=batch_x[:stop - start])
+                y = np.take(train.targets, index, axis=0, out=batch_y[:stop - start])
+            value = batch_step(model, loss, x, y, settings)
+            if not math.isfinite(value):
+                raise TrainingError(
+                    f"training diverged: the loss is {value} at epoch {epoch}, batch {state.batch}; the weights "
+                    "of the last finished epoch are kept in the checkpoint. Try a lower optimizer.lr or set "
+                    "training.clip_norm")
+            if settings.clip_norm is not None:
+                clip_global_norm(grads, settings.clip_norm)
+            optimizer.step(params, grads)
+            rows_seen = slice(start, stop) if state.order is None else state.order[start:stop]
+            state.train_outputs[rows_seen] = model.output_layer.output
+            state.loss_sum += value
+            state.batch += 1
+            if on_batch is not None:
+                on_batch(state.batch)
+        record = {"epoch": epoch, "lr": optimizer.lr, "loss": state.loss_sum / batches}
+        record.update({name: value for name, value in
+                       compute_metrics(list(settings.metrics), train.targets, state.train_outputs).items()})
+        if valid is not None:
+            record.update(evaluate_split(model, loss, valid, settings.metrics, prefix="val_"))
+        record["seconds"] = state.epoch_seconds + time.perf_counter() - started
+        schedule.observe(epoch, record)
+        _track_best(model, state, record, settings.early_stopping)
+        state.history.append(record)
+        state.epoch, state.batch = epoch + 1, 0
+        yield record
+    if settings.early_stopping is not None and settings.early_stopping.restore_best \
+            and state.best_weights is not None:
+        model.load_state_dict(state.best_weights)
+
+
+def _track_best(model: Model, state: TrainingState, record: dict, early: EarlyStopping | None) -> None:
+    """Keep the best epoch by the monitored value; stop after `patience` epochs without improvement."""
+    if early is None:
+        return
+    value = record.get(early.monitor, record["loss"])
+    sign = 1.0 if monitor_mode(early.monitor) == "min" else -1.0
+    if state.best_value is None or sign * (state.best_value - value) > early.min_delta:
+        state.best_value, state.best_epoch, state.wait = value, record["epoch"], 0
+        if early.restore_best:
+            state.best_weights = {key: array.copy() for key, array in model.state_dict().items()}
+    else:
+        state.wait += 1
+        if state.wait >= early.patience:
+            state.stopped_early = True

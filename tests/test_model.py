@@ -1,0 +1,140 @@
+"""The model graph: chains and branches, fan-out gradients, state round trips, float32 and float64."""
+
+import numpy as np
+import pytest
+
+from nncli.errors import ModelFileError
+from nncli.nn.losses import LOSSES
+from nncli.nn.model import Model
+from nncli.runs import read_arrays, write_arrays
+from nncli.train import Settings, batch_step
+from tests.gradcheck import assert_gradients_close, numerical_gradient
+
+BRANCHING = [
+    {"type": "dense", "name": "trunk", "units": 5, "activation": "tanh"},
+    {"type": "dense", "name": "left", "inputs": ["trunk"], "units": 3, "activation": "elu"},
+    {"type": "dense", "name": "right", "inputs": ["trunk"], "units": 3, "activation": "sigmoid"},
+    {"type": "add", "name": "sum", "inputs": ["left", "right"]},
+    {"type": "dense", "name": "raw", "inputs": ["input"], "units": 2, "activation": "gelu"},
+    {"type": "concat", "name": "joined", "inputs": ["sum", "raw", "trunk"]},
+    {"type": "batchnorm", "name": "norm", "inputs": ["joined"]},
+    {"type": "dropout", "name": "drop", "rate": 0.2},
+    {"type": "dense", "name": "out", "units": 3, "activation": "softmax"},
+]
+
+
+def one_hot(rng, rows, classes):
+    return np.eye(classes)[rng.integers(0, classes, size=rows)]
+
+
+def check_model_gradients(model, loss, x, y, settings, reseed=None):
+    def objective():
+        if reseed is not None:
+            reseed(model)
+        return batch_step(model, loss, x, y, settings)
+
+    objective()
+    analytic = {key: grad.copy() for key, _, grad in model.parameters}
+    for key, param, _ in model.parameters:
+        assert_gradients_close(analytic[key], numerical_gradient(objective, param), rtol=1e-5, atol=1e-8)
+
+
+def reseed_dropout(model):
+    for layer in model.layers:
+        if hasattr(layer, "rng"):
+            layer.rng = np.random.default_rng(99)
+
+
+@pytest.mark.parametrize("rows", [1, 6])
+def test_branching_graph_gradients_with_fan_out(rows):
+    rng = np.random.default_rng(0)
+    model = Model(BRANCHING, 4, dtype=np.float64, rng=rng)
+    x = rng.normal(size=(max(rows, 2), 4))
+    y = one_hot(rng, x.shape[0], 3)
+    check_model_gradients(model, LOSSES.create("categorical_crossentropy"), x, y, Settings(epochs=1, l2=0.01),
+                          reseed=reseed_dropout)
+
+
+def test_a_layer_feeding_one_merge_twice_gets_both_gradients():
+    specs = [{"type": "dense", "name": "a", "units": 2, "activation": "tanh"},
+             {"type": "add", "inputs": ["a", "a"]},
+             {"type": "dense", "units": 1}]
+    rng = np.random.default_rng(1)
+    model = Model(specs, 3, dtype=np.float64, rng=rng)
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 1))
+    check_model_gradients(model, LOSSES.create("mse"), x, y, Settings(epochs=1))
+
+
+@pytest.mark.parametrize("loss_name,activation,width", [
+    ("binary_crossentropy", "sigmoid", 1), ("binary_crossentropy", "tanh", 1), ("mse", "linear", 2),
+    ("mae", "linear", 2), ("huber", "relu", 2), ("categorical_crossentropy", "softmax", 3)])
+def test_chain_gradients_for_every_loss_with_l1_and_l2(loss_name, activation, width):
+    specs = [{"type": "dense", "units": 4, "activation": "silu"},
+             {"type": "dense", "units": width, "activation": activation}]
+    rng = np.random.default_rng(2)
+    model = Model(specs, 3, dtype=np.float64, rng=rng)
+    x = rng.normal(size=(7, 3))
+    if loss_name == "categorical_crossentropy":
+        y = one_hot(rng, 7, width)
+    elif loss_name == "binary_crossentropy":
+        y = rng.integers(0, 2, size=(7, 1)).astype(float)
+        if activation == "tanh":  # a non-fused pairing: probabilities must stay inside (0, 1)
+            specs[-1]["activation"] = "sigmoid"
+            specs[-1]["init"] = "zeros"
+    else:
+        y = rng.normal(size=(7, width)) + 3.0  # keep mae/huber residuals away from their kinks
+    model = Model(specs, 3, dtype=np.float64, rng=np.random.default_rng(3))
+    check_model_gradients(model, LOSSES.create(loss_name), x, y, Settings(epochs=1, l1=0.003, l2=0.02))
+
+
+def test_state_dict_keys_follow_the_spec_and_skip_weightless_layers():
+    model = Model(BRANCHING, 4, rng=np.random.default_rng(0))
+    keys = set(model.state_dict())
+    assert "layers.0.weight" in keys and "layers.0.bias" in keys
+    assert {"layers.6.weight", "layers.6.bias", "layers.6.running_mean", "layers.6.running_var"} <= keys
+    assert not any(key.startswith(("layers.3.", "layers.5.", "layers.7.")) for key in keys)
+    assert all(array.dtype == np.float32 for array in model.state_dict().values())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_npz_round_trip_gives_bit_identical_predictions(tmp_path, dtype):
+    rng = np.random.default_rng(4)
+    model = Model(BRANCHING, 4, dtype=dtype, rng=rng)
+    x = rng.normal(size=(50, 4)).astype(dtype)
+    model.forward(x, training=True)  # move the running statistics away from their initial values
+    write_arrays(tmp_path / "m.npz", model.state_dict())
+    restored = Model(BRANCHING, 4, dtype=dtype, rng=np.random.default_rng(123))
+    restored.load_state_dict(read_arrays(tmp_path / "m.npz"))
+    expected = model.predict(x)
+    assert expected.dtype == dtype
+    np.testing.assert_array_equal(restored.predict(x), expected)
+
+
+def test_load_state_dict_rejects_wrong_keys_and_shapes():
+    model = Model(BRANCHING, 4, rng=np.random.default_rng(0))
+    arrays = model.state_dict()
+    with pytest.raises(ModelFileError, match="missing"):
+        model.load_state_dict({k: v for k, v in arrays.items() if k != "layers.0.weight"})
+    wrong = dict(arrays, **{"layers.0.weight": np.zeros((3, 3), np.float32)})
+    with pytest.raises(ModelFileError, match="shape"):
+        model.load_state_dict(wrong)
+
+
+def test_same_seed_same_weights_and_float32_end_to_end():
+    a = Model(BRANCHING, 4, rng=np.random.default_rng(7))
+    b = Model(BRANCHING, 4, rng=np.random.default_rng(7))
+    for (key, pa, _), (_, pb, _) in zip(a.parameters, b.parameters):
+        np.testing.assert_array_equal(pa, pb)
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
+    y = one_hot(np.random.default_rng(1), 8, 3).astype(np.float32)
+    batch_step(a, LOSSES.create("categorical_crossentropy"), x, y, Settings(epochs=1, l2=0.1))
+    assert all(grad.dtype == np.float32 for _, _, grad in a.parameters)
+
+
+def test_summary_rows_count_parameters():
+    model = Model(BRANCHING, 4, rng=np.random.default_rng(0))
+    rows = model.summary_rows()
+    assert rows[0] == {"name": "trunk", "type": "dense", "inputs": ["input"], "output_shape": "(None, 5)",
+                       "params": 25}
+    assert rows[5]["output_shape"] == "(None, 10)"  # 3 + 2 + 5
+    assert model.parameter_count() == sum(row["params"] for row in rows)
