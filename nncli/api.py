@@ -141,7 +141,10 @@ def predict(model_path: str | Path, data_path: str | Path) -> pd.DataFrame:
 
 
 def evaluate(model_path: str | Path, data_path: str | Path) -> dict[str, Any]:
-    trained = load_model(model_path)
+    return evaluate_model(load_model(model_path), data_path)
+
+
+def evaluate_model(trained: TrainedModel, data_path: str | Path) -> dict[str, Any]:
     return trained.evaluate_frame(read_table(Path(data_path), display_path=str(data_path)),
                                   source=str(data_path))
 

@@ -80,13 +80,12 @@ def train(
 ) -> None:
     """Train the network a config describes and save the run directory."""
     with user_errors(debug):
-        from nncli import api, display
+        from nncli import api
+        from nncli.console import TrainingSession, make_console
         from nncli.train import Interrupted
 
-        console = display.make_console()
-        mode = "quiet" if quiet else ("live" if console.is_terminal else "plain")
         stops = StopRequests()
-        session = display.TrainingSession(console, mode)
+        session = TrainingSession(make_console(), quiet)
         try:
             with stops.installed():
                 result = api.train(config, out=out, overrides=overrides, resume=resume,
@@ -132,13 +131,14 @@ def evaluate(
     """Evaluate a saved model on labelled data: loss and the task's metrics."""
     with user_errors(debug):
         from nncli import api, display
+        from nncli.console import make_console
 
         trained = api.load_model(model)
-        report = api.evaluate(model, data)
+        report = api.evaluate_model(trained, data)
         if as_json:
             sys.stdout.write(json.dumps(report) + "\n")
             return
-        console = display.make_console()
+        console = make_console()
         for renderable in display.evaluation_renderables(report, trained.task,
                                                          [str(c) for c in trained.preprocessor.classes]):
             console.print(renderable)
@@ -153,10 +153,11 @@ def check(
     """Validate config and data and print the model summary; trains nothing, writes nothing."""
     with user_errors(debug):
         from nncli import api, display
+        from nncli.console import data_summary, make_console
 
         prepared = api.check(config, overrides)
-        console = display.make_console()
-        console.print(display.data_summary(prepared))
+        console = make_console()
+        console.print(data_summary(prepared))
         console.print(display.model_summary_table(prepared.model.summary_rows(),
                                                   prepared.model.parameter_count()))
 

@@ -119,7 +119,7 @@ def evaluate_split(model: Model, loss: Loss, split: Split, metrics: tuple[str, .
 def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, train: Split,
         valid: Split | None, settings: Settings, rng: np.random.Generator, state: TrainingState,
         base_lr: float, should_stop: Callable[[], bool] = lambda: False,
-        on_batch: Callable[[int], None] | None = None) -> Iterator[dict]:
+        on_batch: Callable[[int], None] | None = None) -> Iterator[dict]:  # on_batch gets the 0-based index
     """Train from `state` up to `settings.epochs`, yielding each finished epoch's record.
 
     Raises `Interrupted` at a batch boundary when `should_stop()` turns true, and `TrainingError` when a batch
@@ -167,7 +167,7 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
             state.loss_sum += value
             state.batch += 1
             if on_batch is not None:
-                on_batch(state.batch)
+                on_batch(state.batch - 1)
         record = {"epoch": epoch, "lr": optimizer.lr, "loss": state.loss_sum / batches}
         record.update({name: value for name, value in
                        compute_metrics(list(settings.metrics), train.targets, state.train_outputs).items()})

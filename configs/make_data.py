@@ -1,0 +1,72 @@
+"""Regenerate the example datasets in configs/data/ (deterministic: fixed seeds).
+
+    python configs/make_data.py
+
+iris.csv is Fisher's iris data (150 rows), written once from scikit-learn's bundled copy and kept as is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def xor() -> pd.DataFrame:
+    return pd.DataFrame({"x1": [0, 0, 1, 1], "x2": [0, 1, 0, 1], "label": [0, 1, 1, 0]})
+
+
+def moons(rows: int, noise: float, rng: np.random.Generator) -> pd.DataFrame:
+    """Two interleaved half circles, as scikit-learn's make_moons."""
+    half = rows // 2
+    angle_outer = np.linspace(0, np.pi, half)
+    angle_inner = np.linspace(0, np.pi, rows - half)
+    x = np.concatenate([np.cos(angle_outer), 1 - np.cos(angle_inner)])
+    y = np.concatenate([np.sin(angle_outer), 1 - np.sin(angle_inner) - 0.5])
+    points = np.stack([x, y], axis=1) + rng.normal(scale=noise, size=(rows, 2))
+    labels = np.concatenate([np.zeros(half, int), np.ones(rows - half, int)])
+    order = rng.permutation(rows)
+    return pd.DataFrame({"x": points[order, 0].round(5), "y": points[order, 1].round(5), "label": labels[order]})
+
+
+def friedman(rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Friedman #1 regression: y = 10 sin(pi x1 x2) + 20 (x3 - 0.5)^2 + 10 x4 + 5 x5 + noise; x6..x8 unused."""
+    x = rng.uniform(size=(rows, 8))
+    y = 10 * np.sin(np.pi * x[:, 0] * x[:, 1]) + 20 * (x[:, 2] - 0.5) ** 2 + 10 * x[:, 3] + 5 * x[:, 4]
+    y += rng.normal(scale=0.5, size=rows)
+    frame = pd.DataFrame(x.round(5), columns=[f"x{i + 1}" for i in range(8)])
+    frame["target"] = y.round(5)
+    return frame
+
+
+def loans(rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Mixed numeric and categorical features deciding a yes/no label."""
+    age = rng.integers(18, 75, size=rows)
+    income = rng.gamma(4.0, 12000.0, size=rows).round(0)
+    city = rng.choice(["Tallinn", "Tartu", "Narva", "Parnu"], size=rows)
+    plan = rng.choice(["basic", "plus", "premium"], size=rows, p=[0.5, 0.3, 0.2])
+    city_effect = pd.Series(city).map({"Tallinn": 0.8, "Tartu": 0.3, "Narva": -0.9, "Parnu": -0.2}).to_numpy()
+    plan_effect = pd.Series(plan).map({"basic": -0.7, "plus": 0.2, "premium": 1.0}).to_numpy()
+    score = (income - 45000) / 15000 + city_effect + plan_effect - 0.04 * np.abs(age - 45)
+    score += rng.normal(scale=0.25, size=rows)
+    return pd.DataFrame({"age": age, "income": income, "city": city, "plan": plan,
+                         "approved": np.where(score > 0, "yes", "no")})
+
+
+def main() -> None:
+    DATA.mkdir(exist_ok=True)
+    rng = np.random.default_rng(2024)
+    xor().to_csv(DATA / "xor.csv", index=False)
+    moons(1000, 0.2, rng).to_csv(DATA / "moons_train.csv", index=False)
+    moons(500, 0.2, rng).to_csv(DATA / "moons_test.csv", index=False)
+    friedman(1500, rng).to_csv(DATA / "friedman_train.csv", index=False)
+    friedman(500, rng).to_csv(DATA / "friedman_test.csv", index=False)
+    loans(1500, rng).to_csv(DATA / "loans_train.csv", index=False)
+    loans(500, rng).to_csv(DATA / "loans_test.csv", index=False)
+
+
+if __name__ == "__main__":
+    main()
