@@ -1,0 +1,42 @@
+"""Weight penalties (`regularization: {l1, l2}`) and global gradient-norm clipping (`training.clip_norm`)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def regularization_penalty(weights: list[np.ndarray], l1: float, l2: float) -> float:
+    """l1 · Σ|W| + l2/2 · Σ W² over the weight matrices (biases are not passed in)."""
+    penalty = 0.0
+    for weight in weights:
+        if l1:
+            penalty += l1 * float(np.abs(weight).sum())
+        if l2:
+            penalty += 0.5 * l2 * float(np.vdot(weight, weight))
+    return penalty
+
+
+def add_regularization_gradient(weights: list[np.ndarray], grads: list[np.ndarray], l1: float,
+                                l2: float) -> None:
+    """In place: each grad += l1 · sign(W) + l2 · W (a term with a zero coefficient is skipped)."""
+    for weight, grad in zip(weights, grads, strict=True):
+        if l1:
+            grad += l1 * np.sign(weight)
+        if l2:
+            grad += l2 * weight
+
+
+def clip_global_norm(grads: list[np.ndarray], max_norm: float) -> float:
+    """Scale all grads in place so their joint L2 norm is at most `max_norm`; returns the norm before.
+
+    As `torch.nn.utils.clip_grad_norm_`: total = √(Σ over all elements of g²),
+    coef = max_norm / (total + 1e-6), and the grads are multiplied by coef only when coef < 1.
+    """
+    total_norm = math.sqrt(sum(float(np.vdot(grad, grad)) for grad in grads))
+    coef = max_norm / (total_norm + 1e-6)
+    if coef < 1.0:
+        for grad in grads:
+            grad *= coef
+    return total_norm
