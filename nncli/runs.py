@@ -60,6 +60,9 @@ def read_arrays(path: Path, display: str | None = None) -> dict[str, np.ndarray]
     name = display or str(path)
     if not Path(path).is_file():
         raise ModelFileError("no such file", file=name)
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError("is not a readable .npz file (not a zip archive; maybe truncated or not a model)",
+                             file=name)
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
