@@ -21,3 +21,7 @@ UnitRate = Annotated[float, Field(strict=True, ge=0, lt=1, allow_inf_nan=False)]
 # (0, 1]: a multiplicative factor that must shrink or keep a value
 Fraction = Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)]
 Bool = StrictBool
+# [0, 1]: SGD's dampening
+UnitInterval = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+# a non-empty name, such as the metric a schedule monitors
+Name = Annotated[str, Field(strict=True, min_length=1)]
