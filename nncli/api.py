@@ -29,6 +29,7 @@ from nncli.nn.schedules import SCHEDULES, Schedule
 from nncli.train import EarlyStopping, Interrupted, Settings, Split, TrainingState, evaluate_split, fit
 
 RESUMABLE_CHANGES = {"training.epochs"}
+CHECKPOINT_SECONDS = 1.0  # fast epochs share a checkpoint write; a kill loses at most this much work
 
 
 def settings_from_config(config: Config) -> Settings:
@@ -51,19 +52,22 @@ def build_model(config: Config, input_width: int, rng: np.random.Generator) -> M
 def check_output_width(config: Config, model: Model, preprocessor: Preprocessor) -> None:
     """The output layer must fit the targets: a config error, not a shape crash later."""
     classes = len(preprocessor.classes)
-    field_name = f"layers[{len(config.layers) - 1}].units"
     width = model.output_width
-    loss = config.loss["type"]
-    if loss == "categorical_crossentropy" and width != classes:
+    field_name = f"layers[{len(config.layers) - 1}].units"
+    if config.task == "regression":
+        targets = len(preprocessor.target_names)
+        if width != targets:
+            raise config_error(config, field_name, f"the output has {width} units but there are {targets} "
+                               "target columns: one unit per target")
+        return
+    if config.loss["type"] == "binary_crossentropy" or (width == 1 and classes == 2):
+        if width != 1:
+            raise config_error(config, field_name, f"binary_crossentropy needs one sigmoid output unit, got {width}")
+        return
+    if width != classes:
+        labels = ", ".join(map(str, preprocessor.classes))
         raise config_error(config, field_name, f"the output has {width} units but the data has {classes} classes "
-                           f"({', '.join(map(str, preprocessor.classes))}); categorical_crossentropy needs one "
-                           "unit per class")
-    if loss == "binary_crossentropy" and (classes != 2 or width != 1):
-        raise config_error(config, field_name, f"binary_crossentropy needs one sigmoid output unit and 2 classes; "
-                           f"the output has {width} units and the data has {classes} classes")
-    if config.task == "regression" and width != len(preprocessor.target_names):
-        raise config_error(config, field_name, f"the output has {width} units but there are "
-                           f"{len(preprocessor.target_names)} target columns")
+                           f"({labels}): one unit per class")
 
 
 @dataclass
@@ -209,26 +213,30 @@ def train(config_path: str | Path | Config, out: str | Path | None = None, overr
     def save_checkpoint_now() -> None:
         save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model=model, optimizer=optimizer, schedule=schedule,
                         state=state, rng=rng, config=config.to_dict())
+        runs.write_metrics_csv(run_dir / runs.METRICS_FILE, state.history)
 
     started = time.perf_counter()
     if not resume:
         save_checkpoint_now()  # epoch 0 with the initial weights: a run cut in its first epoch can resume
+    last_saved = time.monotonic()
     try:
         for record in fit(model, loss, optimizer, schedule, train_split, valid_split, settings, rng, state,
                           base_lr=config.optimizer["lr"], should_stop=should_stop, on_batch=on_batch):
-            runs.write_metrics_csv(run_dir / runs.METRICS_FILE, state.history)
-            save_checkpoint_now()
+            # after every epoch, but epochs faster than CHECKPOINT_SECONDS are saved together
+            if time.monotonic() - last_saved >= CHECKPOINT_SECONDS:
+                save_checkpoint_now()
+                last_saved = time.monotonic()
             if on_epoch is not None:
                 on_epoch(record)
     except Interrupted:
-        save_checkpoint_now()  # mid-epoch, at a batch boundary: --resume continues from this very batch
+        save_checkpoint_now()
         raise
     if not all(np.isfinite(array).all() for array in model.state_dict().values()):
         raise TrainingError("training produced non-finite weights; nothing was saved as model.npz. "
                             "Try a lower optimizer.lr or set training.clip_norm")
+    save_checkpoint_now()
     trained = TrainedModel(model, prepared.datasets.preprocessor, config.to_dict(), loss)
     trained.save(run_dir / runs.MODEL_FILE)
-    runs.write_metrics_csv(run_dir / runs.METRICS_FILE, state.history)
     test = _split(prepared.datasets.test)
     test_metrics = None if test is None else evaluate_split(model, loss, test, settings.metrics)
     summary = _summary(run_dir, state, test_metrics, time.perf_counter() - started)

@@ -26,6 +26,8 @@ def unknown_name_message(family: str, name: Any, valid: list[str]) -> str:
     suggestion = closest(str(name), valid)
     if suggestion is not None:
         message += f"; did you mean {suggestion!r}?"
+    else:
+        message += ";"
     return message + " valid: " + ", ".join(valid)
 
 
@@ -50,7 +52,7 @@ class Registry(Generic[T]):
         return sorted(self._classes)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._classes
+        return isinstance(name, str) and name in self._classes
 
     def get(self, name: str) -> type[T]:
         """The class registered as `name`; a ConfigError naming the valid ones otherwise."""

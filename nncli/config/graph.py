@@ -1,0 +1,110 @@
+"""The layer graph: each layer resolved to `{type, name, inputs, **params}`, names and inputs checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nncli.config.locations import Path_
+from nncli.config.messages import show
+from nncli.config.problems import Problems, lookup, validate_parameters, with_article
+from nncli.registry import Registry, closest
+
+DATA_INPUT = "input"
+"""The name under which layers take the data as input (reserved)."""
+LAYER_KEYS = ("type", "name", "inputs")
+
+
+def resolve_layers(value: Any, registry: Registry, problems: Problems) -> list[dict] | None:
+    """Each layer as `{type, name, inputs, **params}`, the graph checked; None after reporting."""
+    if not isinstance(value, (list, tuple)) or not value:
+        problems.add(("layers",), f"must be a non-empty list of layers, got {show(value)}")
+        return None
+    names: list[str | None] = []  # by index; None where the name is invalid
+    resolved = [_layer(index, spec, names, registry, problems) for index, spec in enumerate(value)]
+    if any(layer is None for layer in resolved):
+        return None
+    used = {source for layer in resolved for source in layer["inputs"]}
+    unused = [index for index, layer in enumerate(resolved[:-1]) if layer["name"] not in used]
+    for index in unused:
+        problems.add(("layers", index), f"the output of {resolved[index]['name']!r} is not used by any later "
+                                        "layer; only the last layer can be the model's output")
+    return None if unused else resolved
+
+
+def _layer(index: int, spec: Any, names: list[str | None], registry: Registry,
+           problems: Problems) -> dict | None:
+    path: Path_ = ("layers", index)
+    if not isinstance(spec, dict):
+        names.append(None)
+        problems.add(path, f"must be a mapping with a type, such as {{type: dense, units: 8}}, got {show(spec)}")
+        return None
+    kind = spec.get("type")
+    cls = lookup(registry, kind, path + ("type",), problems) if "type" in spec else None
+    if "type" not in spec:
+        problems.add(path + ("type",), "required")
+    name = _layer_name(spec, index, names, path, problems)
+    names.append(name)
+    inputs = _layer_inputs(spec, index, names, cls, path, problems)
+    if cls is None:
+        return None
+    params = {key: value for key, value in spec.items() if key not in LAYER_KEYS}
+    params = validate_parameters(cls, params, path, problems, LAYER_KEYS)
+    if name is None or inputs is None or params is None:
+        return None
+    return {"type": kind, "name": name, "inputs": inputs, **params}
+
+
+def _layer_name(spec: dict, index: int, names: list[str | None], path: Path_, problems: Problems) -> str | None:
+    kind = spec.get("type")
+    name = spec.get("name")
+    if name is None:
+        name = f"{kind}_{index}" if isinstance(kind, str) else f"layer_{index}"
+    if not isinstance(name, str) or not name:
+        problems.add(path + ("name",), f"must be a non-empty string, got {show(name)}")
+        return None
+    if name == DATA_INPUT:
+        problems.add(path + ("name",), f"{DATA_INPUT!r} is reserved for the data; choose another name")
+        return None
+    if name in names:
+        problems.add(path + ("name",), f"{name!r} is already the name of layers[{names.index(name)}]; "
+                                       "layer names must be unique")
+        return None
+    return name
+
+
+def _layer_inputs(spec: dict, index: int, names: list[str | None], cls: type | None, path: Path_,
+                  problems: Problems) -> list[str] | None:
+    given = spec.get("inputs") is not None
+    if given:
+        inputs = spec["inputs"]
+        inputs = [inputs] if isinstance(inputs, str) else inputs
+        if not isinstance(inputs, (list, tuple)) or not all(isinstance(source, str) for source in inputs):
+            problems.add(path + ("inputs",), f"must be a list of layer names, got {show(spec['inputs'])}")
+            return None
+        inputs = list(inputs)
+    else:
+        previous = names[index - 1] if index else DATA_INPUT
+        if previous is None:
+            return None  # that layer's own error says why
+        inputs = [previous]
+    earlier = [DATA_INPUT] + [name for name in names[:index] if name is not None]
+    for position, source in enumerate(inputs):
+        if source not in earlier:
+            message = f"{source!r} is not {DATA_INPUT!r} (the data) or the name of an earlier layer"
+            suggestion = closest(source, earlier)
+            if suggestion is not None:
+                message += f"; did you mean {suggestion!r}?"
+            listed = isinstance(spec.get("inputs"), (list, tuple))
+            where = path + ("inputs", position) if listed else path + ("inputs",)
+            problems.add(where, message + " valid: " + ", ".join(earlier))
+            return None
+    if cls is not None:
+        where = path + ("inputs",) if given else path
+        if getattr(cls, "merge", False) and len(inputs) < 2:
+            problems.add(where, f"{with_article(spec['type'])} layer joins several inputs: list at least 2 "
+                                f"in `inputs`, got {show(inputs)}")
+            return None
+        if not getattr(cls, "merge", False) and len(inputs) != 1:
+            problems.add(where, f"{with_article(spec['type'])} layer takes exactly one input, got {show(inputs)}")
+            return None
+    return inputs

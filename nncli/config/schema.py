@@ -1,0 +1,204 @@
+"""The config's typed, frozen shape. Unknown keys are refused everywhere.
+
+`RawConfig` is the top level as written (registry names not yet resolved); `Config` is the resolved result,
+every default filled in.
+"""
+
+# No `from __future__ import annotations`: pydantic reads these annotations at class creation.
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+import pydantic
+from pydantic import BeforeValidator, ConfigDict, PlainValidator, PrivateAttr, ValidationInfo
+
+from nncli.config.messages import show
+from nncli.nn.params import Bool, Name, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+
+
+def _absolute(value: Any, info: ValidationInfo, words: str) -> Path:
+    """A path, relative ones taken from the validation context's `base_dir` (else the working directory)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ValueError(f"must be {words}, got {show(value)}")
+    base = (info.context or {}).get("base_dir", ".")
+    return Path(os.path.abspath(Path(base) / Path(value).expanduser()))
+
+
+def _csv_path(value: Any, info: ValidationInfo) -> Path:
+    return _absolute(value, info, "a CSV file path")
+
+
+def _optional_csv_path(value: Any, info: ValidationInfo) -> Optional[Path]:
+    return None if value is None else _absolute(value, info, "a CSV file path or null")
+
+
+def _valid_split(value: Any, info: ValidationInfo) -> Union[float, Path, None]:
+    words = "a fraction in (0, 1), a CSV file path or null"
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 < value < 1:
+            raise ValueError(f"must be {words}, got {show(value)}")
+        return float(value)
+    return _absolute(value, info, words)
+
+
+def _delimiter(value: Any) -> str:
+    if value == "auto" or (isinstance(value, str) and len(value) == 1 and value not in "\r\n\"\0"):
+        return value
+    raise ValueError(f'must be auto or a single character (a tab is "\\t", quoted), got {show(value)}')
+
+
+def _names(value: Any, what: str, allow_empty: bool) -> list[str]:
+    if not isinstance(value, (list, tuple)) or any(not isinstance(name, str) or not name for name in value):
+        raise ValueError(f"must be {what}, got {show(value)}")
+    if not value and not allow_empty:
+        raise ValueError(f"must be {what}, got []")
+    twice = sorted({name for name in value if list(value).count(name) > 1})
+    if twice:
+        raise ValueError(f"lists {show(twice[0])} more than once")
+    return list(value)
+
+
+def _target(value: Any) -> Union[str, list[str]]:
+    if isinstance(value, str) and value:
+        return value
+    return _names(value, "a column name or a list of column names", allow_empty=False)
+
+
+def _features(value: Any) -> Union[str, list[str]]:
+    return value if value == "all" else _names(value, "all or a list of column names", allow_empty=False)
+
+
+def _categorical(value: Any) -> Union[str, list[str]]:
+    return value if value == "auto" else _names(value, "auto or a list of column names", allow_empty=True)
+
+
+def _run_name(value: Any) -> str:
+    if (not isinstance(value, str) or value.strip() != value or value in ("", ".", "..")
+            or any(char in value for char in "/\\") or not value.isprintable()):
+        raise ValueError(f"must be a name usable as a directory name (no '/' or '\\'), got {show(value)}")
+    return value
+
+
+def _mapping_if_null(value: Any) -> Any:
+    """`training:` with every key commented out reads as null: take it as an empty mapping."""
+    return {} if value is None else value
+
+
+def _switch(value: Any) -> Any:
+    """`early_stopping: true` turns it on with its defaults, `false` off."""
+    return {} if value is True else None if value is False else value
+
+
+RunName = Annotated[str, PlainValidator(_run_name)]
+
+
+class Section(pydantic.BaseModel):
+    """A frozen mapping of the config that refuses unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(Section):
+    """Where the data is and how to read it; paths are absolute."""
+
+    train: Annotated[Path, PlainValidator(_csv_path)]
+    valid: Annotated[Union[float, Path, None], PlainValidator(_valid_split)] = 0.2
+    delimiter: Annotated[str, PlainValidator(_delimiter)] = "auto"
+    missing: Literal["error", "drop", "impute"] = "error"
+    test: Annotated[Optional[Path], PlainValidator(_optional_csv_path)] = None
+    target: Annotated[Union[str, list[str]], PlainValidator(_target)]
+    features: Annotated[Union[str, list[str]], PlainValidator(_features)] = "all"
+    categorical: Annotated[Union[str, list[str]], PlainValidator(_categorical)] = "auto"
+    scale: Literal["standard", "minmax", "none"] = "standard"
+
+
+class Regularization(Section):
+    """Penalties on the weight matrices: l1·Σ|W| and l2/2·Σ‖W‖²."""
+
+    l1: NonNegativeFloat = 0.0
+    l2: NonNegativeFloat = 0.0
+
+
+class EarlyStopping(Section):
+    """Stop when `monitor` has not improved by `min_delta` for `patience` epochs."""
+
+    monitor: Name = "val_loss"
+    patience: NonNegativeInt = 10
+    restore_best: Bool = True
+    min_delta: NonNegativeFloat = 0.0
+
+
+class Training(Section):
+    """How long and in which batches to train."""
+
+    epochs: NonNegativeInt = 100
+    batch_size: PositiveInt = 32
+    shuffle: Bool = True
+    early_stopping: Annotated[Optional[EarlyStopping], BeforeValidator(_switch)] = None
+    clip_norm: Optional[PositiveFloat] = None
+
+
+class RawConfig(Section):
+    """The top level as written; layers, loss, metrics, optimizer and schedule are resolved afterwards."""
+
+    name: Optional[RunName] = None
+    seed: NonNegativeInt = 0
+    dtype: Literal["float32", "float64"] = "float32"
+    task: Literal["auto", "classification", "regression"] = "auto"
+    data: Annotated[DataConfig, BeforeValidator(_mapping_if_null)]
+    layers: Any
+    loss: Any = None
+    metrics: Any = None
+    optimizer: Any = None
+    schedule: Any = None
+    regularization: Annotated[Regularization, BeforeValidator(_mapping_if_null)] = Regularization()
+    training: Annotated[Training, BeforeValidator(_mapping_if_null)] = Training()
+
+
+class Config(Section):
+    """A validated config with every default filled in. Build it with `load_config` or `parse_config`."""
+
+    name: RunName
+    seed: NonNegativeInt = 0
+    dtype: Literal["float32", "float64"] = "float32"
+    task: Literal["classification", "regression"]
+    data: DataConfig
+    layers: list[dict[str, Any]]
+    loss: dict[str, Any]
+    metrics: list[str]
+    optimizer: dict[str, Any]
+    schedule: dict[str, Any] = {"type": "constant"}
+    regularization: Regularization = Regularization()
+    training: Training = Training()
+
+    _source: Optional[str] = PrivateAttr(None)
+    _locations: Any = PrivateAttr(None)  # nncli.config.locations.Locations of the text it was read from
+
+    def __eq__(self, other: object) -> bool:
+        # fields only: where the values were written (a private attribute) does not make configs differ
+        if not isinstance(other, Config):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # holds lists
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as plain data (paths as strings), ready for JSON or YAML."""
+        return self.model_dump(mode="json")
+
+    def to_yaml(self) -> str:
+        """The resolved config as YAML; `parse_config` of it gives an equal Config."""
+        from nncli.config.yamlio import Flow, FlowList, dump_yaml
+
+        data = self.to_dict()
+        data["layers"] = [Flow(layer) for layer in data["layers"]]
+        for key in ("loss", "optimizer", "schedule"):
+            data[key] = Flow(data[key])
+        data["metrics"] = FlowList(data["metrics"])
+        if data["training"]["early_stopping"] is not None:
+            data["training"]["early_stopping"] = Flow(data["training"]["early_stopping"])
+        return dump_yaml(data)

@@ -1,0 +1,248 @@
+"""CSV files to pandas frames: a header row, a sniffed delimiter, UTF-8 with or without BOM.
+
+pandas' C parser does the reading. What it tolerates silently (rows with too few fields, blank lines, which
+shift line numbers) is caught afterwards, and only when the frame shows a sign of it (a missing cell in the
+last column, a line break inside a cell): then one vectorised pass over the raw bytes finds each record's
+line and field count. Rows of the returned frame are labelled with (their file line - 2), so data row i of
+a plain file is line i + 2, and errors found later name the right line even after rows were taken out.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import mmap
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nncli.errors import DataError
+
+DELIMITERS = ",;\t|"
+_HEAD_BYTES = 1 << 16
+_SNIFF_LINES = 50
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
+def read_table(path: Path, delimiter: str = "auto", *, display_path: str | None = None) -> pd.DataFrame:
+    """A CSV file with a header row as a DataFrame; every problem is a DataError naming the file and line."""
+    path = Path(path)
+    name = display_path if display_path is not None else str(path)
+    raw_head = _read_head(path, name)
+    start = len(codecs.BOM_UTF8) if raw_head.startswith(codecs.BOM_UTF8) else 0
+    head = raw_head[start:].decode("utf-8", errors="replace")  # checked strictly once the header is known
+    if not head.strip():
+        raise DataError("the file is empty; expected a header row and data rows", file=name)
+    if head[0] in "\r\n":
+        raise DataError("the first line is empty; it must be the header row", file=name, line=1)
+    sep = sniff_delimiter(head) if delimiter == "auto" else delimiter
+    if len(sep) != 1:
+        raise DataError(f"the delimiter must be a single character, got {sep!r}", file=name)
+    header = next(csv.reader(io.StringIO(head), delimiter=sep))
+    try:
+        raw_head[start:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _encoding_error(raw_head, start + error.start, name, sep, header) from None
+    _check_header(header, name)
+    frame = _parse(path, sep, name, header)
+    frame = _check_rows(frame, path, sep, name)
+    if frame.empty:
+        raise DataError("the file has a header row but no data rows", file=name)
+    return frame
+
+
+def sniff_delimiter(text: str) -> str:
+    """The one of `,;<tab>|` that splits the header into the most fields consistently across the first lines."""
+    lines = [_QUOTED.sub("", line) for line in text.splitlines()[:_SNIFF_LINES] if line.strip()]
+    best, best_score = ",", (0, 0)
+    for candidate in DELIMITERS:
+        counts = [line.count(candidate) for line in lines]
+        if not counts or counts[0] == 0:
+            continue
+        score = (sum(count == counts[0] for count in counts), counts[0])
+        if score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+def _read_head(path: Path, name: str) -> bytes:
+    """The first complete lines of the file (at least the header line)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+            if len(head) == _HEAD_BYTES:
+                end = head.rfind(b"\n")
+                head = head + handle.readline() if end < 0 else head[:end + 1]
+    except FileNotFoundError:
+        raise DataError("file not found", file=name) from None
+    except IsADirectoryError:
+        raise DataError("is a directory, not a CSV file", file=name) from None
+    except OSError as error:
+        raise DataError(f"cannot read the file: {error.strerror or error}", file=name) from None
+    return head
+
+
+def _encoding_error(raw: bytes, position: int, name: str, sep: str, header: list[str]) -> DataError:
+    line = raw.count(b"\n", 0, position) + 1
+    where = ""
+    if line > 1:
+        line_start = raw.rfind(b"\n", 0, position) + 1
+        field = raw.count(sep.encode(), line_start, position)
+        if field < len(header):
+            where = f"column {header[field]!r}: "
+    return DataError(f"{where}invalid UTF-8 (byte 0x{raw[position]:02x}); save the file as UTF-8",
+                     file=name, line=line)
+
+
+def _check_header(header: list[str], name: str) -> None:
+    seen: dict[str, int] = {}
+    for number, column in enumerate(header, start=1):
+        if column and column in seen:
+            raise DataError(f"duplicate column name {column!r} (columns {seen[column]} and {number})",
+                            file=name, line=1)
+        seen.setdefault(column, number)
+
+
+def _parse(path: Path, sep: str, name: str, header: list[str]) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            # With index_col=False pandas only warns about a first data row longer than the header.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            return pd.read_csv(path, sep=sep, header=0, index_col=False, skip_blank_lines=False,
+                               encoding="utf-8", engine="c")
+    except UnicodeDecodeError:
+        raw = _read_all(path, name)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise _encoding_error(raw, error.start, name, sep, header) from None
+        raise DataError("cannot decode the file as UTF-8", file=name) from None
+    except (pd.errors.ParserError, pd.errors.ParserWarning) as error:
+        raise _parse_error(_read_all(path, name), sep, name, len(header), str(error)) from None
+    except OSError as error:
+        raise DataError(f"cannot read the file: {error.strerror or error}", file=name) from None
+
+
+def _read_all(path: Path, name: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read the file: {error.strerror or error}", file=name) from None
+
+
+def _parse_error(raw: bytes, sep: str, name: str, width: int, message: str) -> DataError:
+    records = scan_records(raw)
+    rows = np.flatnonzero(~records.blank[1:]) + 1
+    fields = records.field_counts(rows, sep) if sep.isascii() else np.full(len(rows), width)
+    ragged = fields != width
+    if ragged.any():
+        first = int(np.argmax(ragged))
+        return _ragged_error(name, int(records.lines[rows[first]]), width, int(fields[first]))
+    if "EOF inside string" in message and records.quotes.size:
+        line = raw.count(b"\n", 0, int(records.quotes[-1])) + 1  # the last quote opens the unclosed field
+        return DataError("a quoted field is never closed (missing '\"')", file=name, line=line)
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if match:
+        return _ragged_error(name, int(match[2]), int(match[1]), int(match[3]))
+    return DataError(f"cannot parse the file: {message.strip()}", file=name)
+
+
+def _ragged_error(name: str, line: int, expected: int, found: int) -> DataError:
+    return DataError(f"expected {expected} fields (as in the header), found {found}", file=name, line=line)
+
+
+def _check_rows(frame: pd.DataFrame, path: Path, sep: str, name: str) -> pd.DataFrame:
+    """Refuse short rows, drop blank lines and label rows with their file lines, when the frame hints at them."""
+    if frame.empty or frame.shape[1] == 0 or not sep.isascii():
+        return frame
+    short_or_blank = frame.iloc[:, -1].isna().to_numpy()
+    if not short_or_blank.any() and not _has_line_breaks(frame, path):
+        return frame
+    records = scan_records(_read_all(path, name))
+    lines, blank = records.lines[1:], records.blank[1:]
+    # Quote characters inside unquoted cells can fool the byte scan: trust it only where it agrees with pandas.
+    if len(lines) != len(frame) or not frame.iloc[blank].isna().all(axis=None):
+        return frame
+    suspects = np.flatnonzero(short_or_blank & ~blank)
+    fields = records.field_counts(suspects + 1, sep)
+    short = fields < frame.shape[1]
+    if short.any():
+        row = int(suspects[np.argmax(short)])
+        raise _ragged_error(name, int(lines[row]), frame.shape[1], int(fields[np.argmax(short)]))
+    frame = frame.iloc[~blank] if blank.any() else frame
+    frame.index = pd.Index(lines[~blank] - 2)
+    return frame
+
+
+def _has_line_breaks(frame: pd.DataFrame, path: Path) -> bool:
+    """Whether a text cell spans lines (then the rows after it sit further down the file than i + 2)."""
+    text = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column].dtype)]
+    if not text or not _contains(path, b'"'):  # only a quoted field can hold a line break
+        return False
+    return any("\n" in str(value) for column in text for value in pd.unique(frame[column].dropna()))
+
+
+def _contains(path: Path, needle: bytes) -> bool:
+    try:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return mapped.find(needle) >= 0
+    except (OSError, ValueError):
+        return True  # cannot map it: assume the worst and let the full scan decide
+
+
+@dataclass(frozen=True)
+class Records:
+    """The records (rows) of a CSV file, header first: byte ranges, first line numbers, blank or not."""
+
+    data: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    lines: np.ndarray
+    blank: np.ndarray
+    quotes: np.ndarray  # positions of every double quote in the file
+
+    def field_counts(self, rows: np.ndarray, sep: str) -> np.ndarray:
+        """Fields in each of the given records, not counting delimiters inside quoted fields."""
+        starts, lengths = self.starts[rows], self.ends[rows] - self.starts[rows]
+        if lengths.sum() > len(self.data) // 8:  # many records: index the whole file's delimiters once
+            delimiters = np.flatnonzero(self.data == ord(sep))
+            if self.quotes.size:
+                delimiters = delimiters[_outside_quotes(delimiters, self.quotes)]
+            return 1 + np.searchsorted(delimiters, self.ends[rows]) - np.searchsorted(delimiters, starts)
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        # Byte positions of all the chosen records, one after another (a ragged arange).
+        positions = np.arange(lengths.sum()) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        delimiter = self.data[positions] == ord(sep)
+        if self.quotes.size:
+            delimiter &= _outside_quotes(positions, self.quotes)
+        return 1 + np.bincount(owner[delimiter], minlength=len(rows))
+
+
+def _outside_quotes(positions: np.ndarray, quotes: np.ndarray) -> np.ndarray:
+    # A byte is inside a quoted field when an odd number of quote characters precede it.
+    return np.searchsorted(quotes, positions) % 2 == 0
+
+
+def scan_records(raw: bytes) -> Records:
+    """Split raw CSV bytes into records, honouring double-quoted fields, without a Python loop per row."""
+    data = np.frombuffer(raw, np.uint8)
+    newlines = np.flatnonzero(data == 10)
+    quotes = np.flatnonzero(data == ord('"')) if b'"' in raw else np.empty(0, np.intp)
+    ends = newlines[_outside_quotes(newlines, quotes)] if quotes.size else newlines
+    starts = np.concatenate(([0], ends + 1))
+    ends = np.concatenate((ends, [len(data)]))
+    if starts[-1] == len(data):  # the final newline ends the last record; nothing follows it
+        starts, ends = starts[:-1], ends[:-1]
+    if raw.startswith(codecs.BOM_UTF8):
+        starts[0] = len(codecs.BOM_UTF8)
+    lengths = ends - starts
+    first = data[np.minimum(starts, max(len(data) - 1, 0))] if len(data) else np.empty(0, np.uint8)
+    blank = (lengths == 0) | ((lengths == 1) & (first == 13))
+    lines = 1 + np.searchsorted(newlines, starts)
+    return Records(data, starts, ends, lines, blank, quotes)
