@@ -1,0 +1,74 @@
+"""Training on arrays you prepared yourself: the core without CSV files or a run directory.
+
+    config = config_from_dict({"data": {"train": "unused.csv", "target": "y"},
+                               "layers": [{"type": "dense", "units": 8, "activation": "relu"},
+                                          {"type": "dense", "units": 1, "activation": "sigmoid"}],
+                               "training": {"epochs": 50, "batch_size": 16}})
+    model, history = fit_arrays(config, features, targets)        # targets shaped (rows, outputs)
+    probabilities = model.predict(features)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from nncli.config import Config
+from nncli.nn.losses import LOSSES, Loss
+from nncli.nn.model import Model
+from nncli.nn.optimizers import OPTIMIZERS, Optimizer
+from nncli.nn.schedules import SCHEDULES, Schedule
+from nncli.train import EarlyStopping, Settings, Split, TrainingState, fit
+
+
+@dataclass
+class TrainingObjects:
+    """What a config's loss, optimizer and schedule keys build."""
+
+    loss: Loss
+    optimizer: Optimizer
+    schedule: Schedule
+    settings: Settings
+    base_lr: float
+
+
+def training_objects(config: Config) -> TrainingObjects:
+    training, early = config.training, config.training.early_stopping
+    settings = Settings(
+        epochs=training.epochs, batch_size=training.batch_size, shuffle=training.shuffle,
+        clip_norm=training.clip_norm, l1=config.regularization.l1, l2=config.regularization.l2,
+        metrics=tuple(config.metrics),
+        early_stopping=None if early is None else EarlyStopping(
+            monitor=early.monitor, patience=early.patience, min_delta=early.min_delta,
+            restore_best=early.restore_best))
+    return TrainingObjects(
+        loss=LOSSES.get(config.loss["type"]).from_config(config.loss),
+        optimizer=OPTIMIZERS.get(config.optimizer["type"]).from_config(config.optimizer),
+        schedule=SCHEDULES.get(config.schedule["type"]).from_config(config.schedule),
+        settings=settings, base_lr=config.optimizer["lr"])
+
+
+def fit_arrays(config: Config, features: np.ndarray, targets: np.ndarray,
+               valid: tuple[np.ndarray, np.ndarray] | None = None,
+               on_epoch: Callable[[dict], None] | None = None) -> tuple[Model, list[dict]]:
+    """Build `config`'s network for these features and train it; returns the model and its epoch records.
+
+    Targets are laid out as the loss expects: (rows, 1) 0/1 for binary_crossentropy, one-hot for
+    categorical_crossentropy, values for regression. The config's `data` section is not read.
+    """
+    dtype = np.dtype(config.dtype)
+    rng = np.random.default_rng(config.seed)
+    train = Split(np.ascontiguousarray(features, dtype=dtype), np.ascontiguousarray(targets, dtype=dtype))
+    held_out = None if valid is None else Split(np.ascontiguousarray(valid[0], dtype=dtype),
+                                                np.ascontiguousarray(valid[1], dtype=dtype))
+    model = Model(config.layers, train.features.shape[1], dtype=dtype, rng=rng)
+    objects = training_objects(config)
+    history = []
+    for record in fit(model, objects.loss, objects.optimizer, objects.schedule, train, held_out,
+                      objects.settings, rng, TrainingState(), base_lr=objects.base_lr):
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    return model, history

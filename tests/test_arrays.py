@@ -1,0 +1,37 @@
+"""The array-level Python API."""
+
+import numpy as np
+
+from nncli.arrays import fit_arrays
+from nncli.config import config_from_dict
+
+
+def xor_config(valid=None, **training):
+    return config_from_dict({
+        "seed": 0, "task": "classification", "dtype": "float64",
+        "data": {"train": "unused.csv", "target": "y", "valid": valid},
+        "layers": [{"type": "dense", "units": 3, "activation": "tanh"},
+                   {"type": "dense", "units": 1, "activation": "tanh"}],
+        "loss": "mse", "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9},
+        "training": {"epochs": 300, "batch_size": 4, "shuffle": False, **training}})
+
+
+def test_fit_arrays_learns_xor_and_is_deterministic():
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+    y = np.array([[0], [1], [1], [0]], dtype=float)
+    model, history = fit_arrays(xor_config(), x, y)
+    assert len(history) == 300 and history[-1]["accuracy"] == 1.0
+    np.testing.assert_array_equal(model.predict(x) > 0.5, y > 0.5)
+    again, _ = fit_arrays(xor_config(), x, y)
+    for (_, a, _), (_, b, _) in zip(model.parameters, again.parameters):
+        np.testing.assert_array_equal(a, b)
+    assert model.dtype == np.float64
+
+
+def test_fit_arrays_with_validation_and_early_stopping():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    y = (x[:, :1] * x[:, 1:] > 0).astype(float)
+    config = xor_config(valid=0.25, epochs=200, batch_size=16, early_stopping={"monitor": "val_loss", "patience": 3})
+    model, history = fit_arrays(config, x[:150], y[:150], valid=(x[150:], y[150:]))
+    assert "val_loss" in history[0] and len(history) < 200
