@@ -12,7 +12,7 @@ import pandas as pd
 from nncli.data.preprocess import Preprocessor
 from nncli.data.reading import read_table, sniff_delimiter
 from nncli.data.split import split_indices
-from nncli.errors import ConfigError, DataError
+from nncli.errors import DataError
 
 __all__ = ["Datasets", "Preprocessor", "Split", "load_datasets", "read_table", "sniff_delimiter", "split_indices",
            "target_encoding_for"]

@@ -6,12 +6,11 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-import pydantic
 
 from nncli.errors import ConfigError, ModelFileError
 from nncli.metrics import METRICS
 from nncli.nn.params import Fraction, Name, NonNegativeFloat, NonNegativeInt, PositiveInt, UnitRate
-from nncli.registry import Configurable, Registry, parameters_model
+from nncli.registry import Configurable, Registry
 
 
 class Schedule(Configurable):
@@ -177,14 +176,4 @@ class Plateau(Schedule):
 
 def get_schedule(spec: dict[str, Any]) -> Schedule:
     """Build a schedule from `{"type": name, **parameters}`, validating the parameters."""
-    params = dict(spec)
-    if "type" not in params:
-        raise ConfigError(f"needs a 'type'; valid: {', '.join(SCHEDULES.names())}", field="schedule")
-    cls = SCHEDULES.get(params.pop("type"))
-    try:
-        validated = parameters_model(cls).model_validate(params)
-    except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
-        raise ConfigError(f"{first['msg']}, got {first.get('input')!r}", field="schedule" + where) from None
-    return cls(**{name: getattr(validated, name) for name in cls.parameter_names()})
+    return SCHEDULES.build(spec, field="schedule")

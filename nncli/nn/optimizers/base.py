@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pydantic
 
-from nncli.errors import ConfigError, ModelFileError
-from nncli.registry import Configurable, Registry, parameters_model
+from nncli.errors import ModelFileError
+from nncli.registry import Configurable, Registry
 
 
 class Optimizer(Configurable):
@@ -109,15 +108,5 @@ OPTIMIZERS: Registry[Optimizer] = Registry("optimizer")
 
 
 def get_optimizer(spec: dict[str, Any]) -> Optimizer:
-    """Build an optimizer from `{"type": name, **hyperparameters}`, validating the hyperparameters."""
-    params = dict(spec)
-    if "type" not in params:
-        raise ConfigError(f"needs a 'type'; valid: {', '.join(OPTIMIZERS.names())}", field="optimizer")
-    cls = OPTIMIZERS.get(params.pop("type"))
-    try:
-        validated = parameters_model(cls).model_validate(params)
-    except pydantic.ValidationError as error:
-        first = error.errors()[0]
-        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
-        raise ConfigError(f"{first['msg']}, got {first.get('input')!r}", field="optimizer" + where) from None
-    return cls(**{name: getattr(validated, name) for name in cls.parameter_names()})
+    """Build a optimizer from `{"type": name, **parameters}`, validating the parameters."""
+    return OPTIMIZERS.build(spec, field="optimizer")
