@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from nncli import runs
-from nncli.checkpoint import checkpoint_config, read_checkpoint, restore_checkpoint, save_checkpoint
+from nncli.checkpoint import (checkpoint_config, checkpoint_fingerprint, checkpoint_wall_seconds, read_checkpoint,
+                              restore_checkpoint, save_checkpoint)
 from nncli.config import Config, config_differences, config_error, load_config
 from nncli.data import Preprocessor, load_datasets, read_table
 from nncli.errors import ConfigError, ModelFileError, TrainingError
@@ -30,6 +33,10 @@ from nncli.train import EarlyStopping, Interrupted, Settings, Split, TrainingSta
 
 RESUMABLE_CHANGES = {"training.epochs"}
 CHECKPOINT_SECONDS = 1.0  # fast epochs share a checkpoint write; a kill loses at most this much work
+
+
+class Diverged(TrainingError):
+    """Training cannot go on: a loss or the weights stopped being finite (exit 1)."""
 
 
 def settings_from_config(config: Config) -> Settings:
@@ -122,18 +129,34 @@ class TrainedModel:
 def load_model(path: str | Path) -> TrainedModel:
     """A model from a run directory or a model.npz file."""
     file = runs.model_path(Path(path))
+    if Path(path).is_dir() and not file.exists() and (Path(path) / runs.CHECKPOINT_FILE).is_file():
+        raise ModelFileError("no model.npz: the run was interrupted before it finished; finish it with "
+                             f"nncli train CONFIG --out {path} --resume", file=str(path))
     arrays = runs.read_arrays(file, display=str(file))
+
+    def damaged(reason: str) -> ModelFileError:
+        return ModelFileError(f"is not an nncli model or is damaged: {reason}", file=str(file))
+
+    missing = [key for key in ("meta.config", "meta.architecture", "meta.input_width", "meta.dtype")
+               if key not in arrays]
+    if missing:
+        raise damaged(f"the array {missing[0]!r} is missing")
+    # Whatever fails below, the file's contents are to blame, not the user's input.
+    try:
+        preprocessor = Preprocessor.from_arrays(
+            {key[5:]: value for key, value in arrays.items() if key.startswith("meta.")})
+    except KeyError as error:
+        raise damaged(f"the array 'meta.{error.args[0] if error.args else '?'}' is missing") from None
+    except Exception as error:  # noqa: BLE001
+        raise damaged(f"its preprocessing arrays are invalid ({type(error).__name__}: {error})") from None
     try:
         config = runs.from_json_array(arrays["meta.config"])
         specs = runs.from_json_array(arrays["meta.architecture"])
         model = Model(specs, int(arrays["meta.input_width"]), dtype=str(arrays["meta.dtype"]),
                       rng=np.random.default_rng(0))
-        preprocessor = Preprocessor.from_arrays(
-            {key[5:]: value for key, value in arrays.items() if key.startswith("meta.")})
         loss = LOSSES.get(config["loss"]["type"]).from_config(config["loss"])
-    except (KeyError, ValueError, TypeError, ConfigError) as error:
-        raise ModelFileError(f"is not an nncli model or is damaged ({type(error).__name__}: {error})",
-                             file=str(file)) from None
+    except Exception as error:  # noqa: BLE001
+        raise damaged(f"its architecture or config is invalid ({type(error).__name__}: {error})") from None
     model.load_state_dict({key: value for key, value in arrays.items() if key.startswith("layers.")},
                           source=str(file))
     return TrainedModel(model, preprocessor, config, loss)
@@ -193,7 +216,11 @@ def train(config_path: str | Path | Config, out: str | Path | None = None, overr
           on_batch: Callable[[int], None] | None = None,
           should_stop: Callable[[], bool] = lambda: False, base: Path | None = None,
           on_start: Callable[[Prepared, Path, int], None] | None = None) -> RunResult:
-    """Train a config into a run directory; see SPEC.md for what the directory holds."""
+    """Train a config into a run directory; see SPEC.md for what the directory holds.
+
+    Raises `Interrupted` (checkpoint written) when `should_stop()` turns true, and `TrainingError` when the
+    training diverges (the checkpoint on disk stays the last one with finite weights).
+    """
     config = config_path if isinstance(config_path, Config) else load_config(config_path, overrides)
     prepared = prepare(config)
     run_dir = runs.choose_run_dir(config.name, None if out is None else Path(out), resume, base)
@@ -201,62 +228,154 @@ def train(config_path: str | Path | Config, out: str | Path | None = None, overr
     loss = LOSSES.get(config.loss["type"]).from_config(config.loss)
     optimizer: Optimizer = OPTIMIZERS.get(config.optimizer["type"]).from_config(config.optimizer)
     schedule: Schedule = SCHEDULES.get(config.schedule["type"]).from_config(config.schedule)
-    state = TrainingState()
+    fingerprint = data_fingerprint(prepared.datasets)
+    checkpoint_path = run_dir / runs.CHECKPOINT_FILE
+    state, wall_before = TrainingState(), 0.0
     if resume:
-        state = _resume(run_dir, config, model, optimizer, schedule, rng)
+        state, wall_before = _resume(checkpoint_path, config, fingerprint, model, optimizer, schedule, rng)
+        runs.remove_stale_temporaries(run_dir)
     runs.write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
     train_split, valid_split = _split(prepared.datasets.train), _split(prepared.datasets.valid)
     settings = settings_from_config(config)
+    progress = _Progress(settings.epochs, batches_per_epoch(train_split.rows, settings.batch_size))
     if on_start is not None:
         on_start(prepared, run_dir, state.epoch)
+    started = time.perf_counter()
+    saved_at = (state.epoch, state.batch)
 
     def save_checkpoint_now() -> None:
-        save_checkpoint(run_dir / runs.CHECKPOINT_FILE, model=model, optimizer=optimizer, schedule=schedule,
-                        state=state, rng=rng, config=config.to_dict())
+        nonlocal saved_at
+        if not _all_finite(model.state_dict()) or not _all_finite(state.best_weights or {}):
+            raise Diverged(f"training diverged: the weights are no longer finite after "
+                           f"{progress.last_batch(state)}; {_kept(checkpoint_path, progress, saved_at)}. "
+                           f"{_divergence_hint(config)}")
+        save_checkpoint(checkpoint_path, model=model, optimizer=optimizer, schedule=schedule, state=state,
+                        rng=rng, config=config.to_dict(), data_fingerprint=fingerprint,
+                        wall_seconds=wall_before + time.perf_counter() - started)
         runs.write_metrics_csv(run_dir / runs.METRICS_FILE, state.history)
+        saved_at = (state.epoch, state.batch)
 
-    started = time.perf_counter()
     if not resume:
         save_checkpoint_now()  # epoch 0 with the initial weights: a run cut in its first epoch can resume
     last_saved = time.monotonic()
     try:
-        for record in fit(model, loss, optimizer, schedule, train_split, valid_split, settings, rng, state,
-                          base_lr=config.optimizer["lr"], should_stop=should_stop, on_batch=on_batch):
-            # after every epoch, but epochs faster than CHECKPOINT_SECONDS are saved together
-            if time.monotonic() - last_saved >= CHECKPOINT_SECONDS:
-                save_checkpoint_now()
-                last_saved = time.monotonic()
-            if on_epoch is not None:
-                on_epoch(record)
+        # overflow is expected when training diverges, and reported as a TrainingError, not as warnings
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for record in fit(model, loss, optimizer, schedule, train_split, valid_split, settings, rng, state,
+                              base_lr=config.optimizer["lr"], should_stop=should_stop, on_batch=on_batch):
+                # The last epoch is saved before `fit` restores the best weights: the checkpoint holds the
+                # last ones, so a resume with more epochs goes on from where training stopped.
+                finished = state.epoch >= settings.epochs or state.stopped_early
+                if finished or time.monotonic() - last_saved >= CHECKPOINT_SECONDS:
+                    save_checkpoint_now()
+                    last_saved = time.monotonic()
+                if on_epoch is not None:
+                    on_epoch(record)
     except Interrupted:
         save_checkpoint_now()
+        raise Interrupted(f"stopped at {progress.position(state)}") from None
+    except Diverged:
         raise
-    if not all(np.isfinite(array).all() for array in model.state_dict().values()):
-        raise TrainingError("training produced non-finite weights; nothing was saved as model.npz. "
-                            "Try a lower optimizer.lr or set training.clip_norm")
-    save_checkpoint_now()
+    except TrainingError:
+        # fit stops before the diverging batch changes anything: `state` still points at that batch
+        raise Diverged(f"training diverged: the loss is not finite at {progress.position(state)}; "
+                       f"{_kept(checkpoint_path, progress, saved_at)}. {_divergence_hint(config)}") from None
+    if not _all_finite(model.state_dict()):
+        raise Diverged(f"training produced non-finite weights; model.npz was not written. "
+                       f"{_divergence_hint(config)}")
     trained = TrainedModel(model, prepared.datasets.preprocessor, config.to_dict(), loss)
     trained.save(run_dir / runs.MODEL_FILE)
     test = _split(prepared.datasets.test)
     test_metrics = None if test is None else evaluate_split(model, loss, test, settings.metrics)
-    summary = _summary(run_dir, state, test_metrics, time.perf_counter() - started)
+    summary = _summary(run_dir, state, test_metrics, wall_before + time.perf_counter() - started)
     runs.write_json(run_dir / runs.SUMMARY_FILE, summary)
     return RunResult(run_dir, state.history, summary, trained)
 
 
-def _resume(run_dir: Path, config: Config, model: Model, optimizer: Optimizer, schedule: Schedule,
-            rng: np.random.Generator) -> TrainingState:
-    path = run_dir / runs.CHECKPOINT_FILE
+def batches_per_epoch(rows: int, batch_size: int) -> int:
+    """Batches in one epoch of `rows` training rows (the last batch may be smaller)."""
+    return math.ceil(rows / min(batch_size, rows))
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """Positions in training as users see them: 1-based, out of the totals, as the display shows epochs."""
+
+    epochs: int
+    batches: int
+
+    def at(self, epoch: int, batch: int) -> str:
+        return f"epoch {epoch + 1}/{self.epochs}, batch {batch + 1}/{self.batches}"
+
+    def position(self, state: TrainingState) -> str:
+        """The batch the loop is at (the next one to run)."""
+        return self.at(state.epoch, state.batch)
+
+    def last_batch(self, state: TrainingState) -> str:
+        """The batch the loop ran last."""
+        if state.batch:
+            return self.at(state.epoch, state.batch - 1)
+        return self.at(state.epoch - 1, self.batches - 1)
+
+
+def _kept(path: Path, progress: _Progress, saved_at: tuple[int, int]) -> str:
+    epoch, batch = saved_at
+    if (epoch, batch) == (0, 0):
+        when = "the initial weights, before the first batch"
+    elif batch == 0:
+        when = f"saved after epoch {epoch}/{progress.epochs}"
+    else:
+        when = f"saved before {progress.at(epoch, batch)}"
+    return f"{path} keeps the last good state ({when}) and model.npz was not written"
+
+
+def _divergence_hint(config: Config) -> str:
+    clip = config.training.clip_norm
+    clip_hint = "set training.clip_norm (for example 1.0)" if clip is None else \
+        f"lower training.clip_norm (it is {clip:g})"
+    return f"Try a lower optimizer.lr (it is {config.optimizer['lr']:g}) or {clip_hint}"
+
+
+def _all_finite(arrays: dict[str, np.ndarray]) -> bool:
+    return all(np.isfinite(array).all() for array in arrays.values() if array.dtype.kind in "fc")
+
+
+def data_fingerprint(datasets: Any) -> str:
+    """A digest of the training and validation arrays: a resume must see exactly the data it started with."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (datasets.train, datasets.valid):
+        for array in () if part is None else (part.features, part.targets):
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
+
+
+def _resume(path: Path, config: Config, fingerprint: str, model: Model, optimizer: Optimizer,
+            schedule: Schedule, rng: np.random.Generator) -> tuple[TrainingState, float]:
+    """The training state of the checkpoint at `path`, after checking it was made by this very config and data."""
     arrays = read_checkpoint(path, display=str(path))
-    old = Config.model_validate(checkpoint_config(arrays)) if "config" in arrays else None
-    if old is None:
-        raise ModelFileError("is not an nncli checkpoint", file=str(path))
+    try:
+        old = Config.model_validate(checkpoint_config(arrays))
+    except Exception:  # noqa: BLE001  # any failure means the file is not a checkpoint nncli can continue
+        raise ModelFileError("is not an nncli checkpoint or is damaged (its config cannot be read)",
+                             file=str(path)) from None
     differences = config_differences(old, config, RESUMABLE_CHANGES)
     if differences:
-        raise ConfigError("--resume refuses a changed config (only training.epochs may change); differences: "
+        raise ConfigError("--resume refuses a changed config: the run would not be the one that was interrupted "
+                          "(only training.epochs may change). Differences (checkpoint -> now): "
                           + "; ".join(differences), file=str(path))
-    return restore_checkpoint(arrays, model=model, optimizer=optimizer, schedule=schedule, rng=rng,
-                              source=str(path))
+    if checkpoint_fingerprint(arrays) not in (None, fingerprint):
+        raise ConfigError("--resume refuses changed data: the training or validation rows differ from the ones "
+                          "the run started with (a data file was edited); restore the data or train a new run",
+                          file=str(path))
+    state = restore_checkpoint(arrays, model=model, optimizer=optimizer, schedule=schedule, rng=rng,
+                               source=str(path))
+    epochs = config.training.epochs
+    if epochs < state.epoch or (epochs == state.epoch and state.batch > 0):
+        done = f"{state.epoch} epochs" + (f" and {state.batch} batches" if state.batch else "")
+        raise ConfigError(f"--resume: the checkpoint has already run {done}, more than training.epochs = {epochs}; "
+                          "training.epochs may only be raised", file=str(path))
+    return state, checkpoint_wall_seconds(arrays)
 
 
 def _summary(run_dir: Path, state: TrainingState, test: dict | None, wall: float) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""checkpoint.npz: the full training state, so that --resume continues bit-identically."""
+"""checkpoint.npz: the full training state, so that --resume continues bit-identically.
+
+Bit-identical holds on one machine with one numpy and BLAS: the BLAS thread count (OPENBLAS_NUM_THREADS,
+OMP_NUM_THREADS, MKL_NUM_THREADS) and the CPU can change the last bits of matrix products, so a run resumed
+elsewhere or with another thread count goes on correctly, but not bit for bit.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from nncli.errors import ModelFileError
 from nncli.nn.model import Model
 from nncli.nn.optimizers import Optimizer
 from nncli.nn.schedules import Schedule
@@ -17,8 +23,13 @@ _SCALARS = ("epoch", "batch", "loss_sum", "epoch_seconds", "wait", "stopped_earl
 
 
 def save_checkpoint(path: Path, *, model: Model, optimizer: Optimizer, schedule: Schedule,
-                    state: TrainingState, rng: np.random.Generator, config: dict[str, Any]) -> None:
-    """Write weights, optimizer and schedule state, the loop's state and the generator's state atomically."""
+                    state: TrainingState, rng: np.random.Generator, config: dict[str, Any],
+                    data_fingerprint: str = "", wall_seconds: float = 0.0) -> None:
+    """Write weights, optimizer and schedule state, the loop's state and the generator's state atomically.
+
+    `data_fingerprint` identifies the training data (a resume refuses other data); `wall_seconds` is the
+    training time spent so far, over all sessions.
+    """
     arrays: dict[str, np.ndarray] = {f"model.{key}": value for key, value in model.state_dict().items()}
     arrays.update({f"optimizer.{key}": value for key, value in optimizer.state_dict().items()})
     arrays.update({f"schedule.{key}": value for key, value in schedule.state_dict().items()})
@@ -34,6 +45,8 @@ def save_checkpoint(path: Path, *, model: Model, optimizer: Optimizer, schedule:
     arrays["state.history"] = json_array(state.history)
     arrays["state.rng"] = json_array(rng.bit_generator.state)
     arrays["config"] = json_array(config)
+    arrays["run.data_fingerprint"] = np.array(data_fingerprint)
+    arrays["run.wall_seconds"] = np.array(float(wall_seconds))
     write_arrays(path, arrays)
 
 
@@ -42,12 +55,39 @@ def read_checkpoint(path: Path, display: str | None = None) -> dict[str, np.ndar
 
 
 def checkpoint_config(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The resolved config the checkpointed run was trained with."""
     return from_json_array(arrays["config"])
+
+
+def checkpoint_fingerprint(arrays: dict[str, np.ndarray]) -> str | None:
+    """The fingerprint of the data the run was trained on (None when not recorded)."""
+    value = str(arrays["run.data_fingerprint"]) if "run.data_fingerprint" in arrays else ""
+    return value or None
+
+
+def checkpoint_wall_seconds(arrays: dict[str, np.ndarray]) -> float:
+    """Training time spent before this checkpoint, over all sessions."""
+    return float(arrays["run.wall_seconds"]) if "run.wall_seconds" in arrays else 0.0
 
 
 def restore_checkpoint(arrays: dict[str, np.ndarray], *, model: Model, optimizer: Optimizer,
                        schedule: Schedule, rng: np.random.Generator, source: str) -> TrainingState:
-    """Load a checkpoint into freshly built objects and return the loop's state."""
+    """Load a checkpoint into freshly built objects and return the loop's state.
+
+    A checkpoint with missing or malformed entries is a ModelFileError naming `source`.
+    """
+    try:
+        return _restore(arrays, model, optimizer, schedule, rng, source)
+    except ModelFileError as error:
+        error.file = error.file or source
+        raise
+    except (KeyError, ValueError, TypeError, AttributeError) as error:
+        raise ModelFileError(f"is not a complete nncli checkpoint ({type(error).__name__}: {error})",
+                             file=source) from None
+
+
+def _restore(arrays: dict[str, np.ndarray], model: Model, optimizer: Optimizer, schedule: Schedule,
+             rng: np.random.Generator, source: str) -> TrainingState:
     def section(prefix: str) -> dict[str, np.ndarray]:
         return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
 

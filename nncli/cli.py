@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -22,11 +24,17 @@ DEBUG_HELP = "Show the Python traceback of an error."
 
 @contextlib.contextmanager
 def user_errors(debug: bool) -> Iterator[None]:
-    """Turn nncli's errors into one `error:` paragraph on stderr and SPEC's exit code."""
+    """Turn nncli's errors into one `error:` paragraph on stderr and SPEC's exit code.
+
+    Without `--debug`, Python warnings are not shown either: what matters reaches the user as an error.
+    """
     from nncli.errors import NncliError
 
     try:
-        yield
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.simplefilter("ignore")
+            yield
     except NncliError as error:
         if debug:
             raise
@@ -35,14 +43,24 @@ def user_errors(debug: bool) -> Iterator[None]:
     except typer.Exit:
         raise
     except KeyboardInterrupt:
+        if debug:
+            raise
         typer.echo("error: interrupted", err=True)
         raise typer.Exit(130) from None
     except Exception as error:  # a bug or an environment failure: short message, exit 1
         if debug:
             raise
-        typer.echo(f"error: {type(error).__name__}: {error} (run again with --debug for the traceback)",
-                   err=True)
+        message = " ".join(f"{type(error).__name__}: {error}".split())
+        typer.echo(f"error: {message} (run again with --debug for the traceback)", err=True)
         raise typer.Exit(1) from None
+
+
+def resume_command(config: Path, run_dir: Path | None, overrides: List[str]) -> str:
+    """The command line that continues an interrupted run (the same config and overrides)."""
+    words = ["nncli", "train", str(config), "--out", str(run_dir), "--resume"]
+    for override in overrides:
+        words += ["--set", override]
+    return shlex.join(words)
 
 
 class StopRequests:
@@ -50,14 +68,17 @@ class StopRequests:
 
     def __init__(self) -> None:
         self.signal_number: int | None = None
+        self.aborted = False
 
     def __call__(self) -> bool:
         return self.signal_number is not None
 
     def _handle(self, signal_number: int, frame: object) -> None:
-        if self.signal_number is not None and signal_number == signal.SIGINT:
+        if self.signal_number is None:
+            self.signal_number = signal_number  # the first signal decides the exit code (130 or 143)
+        elif signal_number == signal.SIGINT:
+            self.aborted = True
             raise KeyboardInterrupt
-        self.signal_number = signal_number
 
     @contextlib.contextmanager
     def installed(self) -> Iterator["StopRequests"]:
@@ -66,7 +87,8 @@ class StopRequests:
             yield self
         finally:
             for number, handler in previous.items():
-                signal.signal(number, handler)
+                # after a stop at once, more Ctrl-C must not break the exit message with a traceback
+                signal.signal(number, signal.SIG_IGN if self.aborted and number == signal.SIGINT else handler)
 
 
 @app.command()
@@ -78,9 +100,12 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", help="Print only errors."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
-    """Train the network a config describes and save the run directory."""
+    """Train the network a config describes and save the run directory.
+
+    Ctrl-C (or SIGTERM) stops at the next batch with a checkpoint for --resume; a second Ctrl-C stops at once.
+    """
     with user_errors(debug):
-        from nncli import api
+        from nncli import api, runs
         from nncli.console import TrainingSession, make_console
         from nncli.train import Interrupted
 
@@ -91,12 +116,21 @@ def train(
                 result = api.train(config, out=out, overrides=overrides, resume=resume,
                                    on_start=session.start, on_epoch=session.epoch_done,
                                    on_batch=session.batch_done, should_stop=stops)
-        except Interrupted:
+        except Interrupted as stopped:
             session.close()
             code = 143 if stops.signal_number == signal.SIGTERM else 130
-            typer.echo(f"interrupted: checkpoint saved; continue with: nncli train {config} --out "
-                       f"{session.run_dir} --resume", err=True)
+            typer.echo(f"interrupted ({stopped}): checkpoint saved; continue with: "
+                       f"{resume_command(config, session.run_dir, overrides)}", err=True)
             raise typer.Exit(code) from None
+        except KeyboardInterrupt:  # the second Ctrl-C: out at once, the last checkpoint written stays
+            session.close()
+            if debug:
+                raise
+            hint = "no checkpoint was written"
+            if session.run_dir is not None and (session.run_dir / runs.CHECKPOINT_FILE).is_file():
+                hint = f"continue from the last checkpoint with: {resume_command(config, session.run_dir, overrides)}"
+            typer.echo(f"error: interrupted at once; {hint}", err=True)
+            raise typer.Exit(130) from None
         finally:
             session.close()
         session.finish(result.summary)
@@ -113,6 +147,8 @@ def predict(
     with user_errors(debug):
         from nncli import api, runs
 
+        if output is not None:
+            runs.check_output_file(output)
         predictions = api.predict(model, data)
         text = predictions.to_csv(index=False)
         if output is None:

@@ -138,6 +138,8 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
         epoch = state.epoch
         optimizer.lr = schedule.lr_at(epoch, base_lr, settings.epochs)
         if state.batch == 0:
+            if should_stop():  # before the shuffle draws from `rng`: a resume at batch 0 draws the same order
+                raise Interrupted()
             state.order = rng.permutation(rows) if settings.shuffle else None
             state.loss_sum, state.epoch_seconds = 0.0, 0.0
         started = time.perf_counter()

@@ -33,5 +33,6 @@ def split_indices(n_rows: int, fraction: float, rng: np.random.Generator, labels
     if not len(train) or not len(valid):
         empty = "validation" if not len(valid) else "training"
         raise DataError(f"too few rows ({n_rows}) to hold out a fraction of {fraction} for validation: "
-                        f"the {empty} part would be empty", file=source)
+                        f"the {empty} part would be empty; add rows, change the fraction, or set data.valid "
+                        "to null (no validation) or to a CSV file", file=source, field="data.valid")
     return train, valid
