@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nncli import runs
+from nncli.arrays import training_objects
 from nncli.checkpoint import (checkpoint_config, checkpoint_fingerprint, checkpoint_wall_seconds, read_checkpoint,
                               restore_checkpoint, save_checkpoint)
 from nncli.config import Config, config_differences, config_error, load_config
@@ -27,9 +28,9 @@ from nncli.errors import ConfigError, ModelFileError, TrainingError
 from nncli.metrics import classification_report, regression_report
 from nncli.nn.losses import LOSSES, Loss
 from nncli.nn.model import Model
-from nncli.nn.optimizers import OPTIMIZERS, Optimizer
-from nncli.nn.schedules import SCHEDULES, Schedule
-from nncli.train import EarlyStopping, Interrupted, Settings, Split, TrainingState, evaluate_split, fit
+from nncli.nn.optimizers import Optimizer
+from nncli.nn.schedules import Schedule
+from nncli.train import Interrupted, Split, TrainingState, evaluate_split, fit
 
 RESUMABLE_CHANGES = {"training.epochs"}
 CHECKPOINT_SECONDS = 1.0  # fast epochs share a checkpoint write; a kill loses at most this much work
@@ -37,18 +38,6 @@ CHECKPOINT_SECONDS = 1.0  # fast epochs share a checkpoint write; a kill loses a
 
 class Diverged(TrainingError):
     """Training cannot go on: a loss or the weights stopped being finite (exit 1)."""
-
-
-def settings_from_config(config: Config) -> Settings:
-    training = config.training
-    early = training.early_stopping
-    return Settings(
-        epochs=training.epochs, batch_size=training.batch_size, shuffle=training.shuffle,
-        clip_norm=training.clip_norm, l1=config.regularization.l1, l2=config.regularization.l2,
-        metrics=tuple(config.metrics),
-        early_stopping=None if early is None else EarlyStopping(
-            monitor=early.monitor, patience=early.patience, min_delta=early.min_delta,
-            restore_best=early.restore_best))
 
 
 def build_model(config: Config, input_width: int, rng: np.random.Generator) -> Model:
@@ -225,9 +214,8 @@ def train(config_path: str | Path | Config, out: str | Path | None = None, overr
     prepared = prepare(config)
     run_dir = runs.choose_run_dir(config.name, None if out is None else Path(out), resume, base)
     model, rng = prepared.model, prepared.rng
-    loss = LOSSES.get(config.loss["type"]).from_config(config.loss)
-    optimizer: Optimizer = OPTIMIZERS.get(config.optimizer["type"]).from_config(config.optimizer)
-    schedule: Schedule = SCHEDULES.get(config.schedule["type"]).from_config(config.schedule)
+    objects = training_objects(config)
+    loss, optimizer, schedule, settings = objects.loss, objects.optimizer, objects.schedule, objects.settings
     fingerprint = data_fingerprint(prepared.datasets)
     checkpoint_path = run_dir / runs.CHECKPOINT_FILE
     state, wall_before = TrainingState(), 0.0
@@ -236,7 +224,6 @@ def train(config_path: str | Path | Config, out: str | Path | None = None, overr
         runs.remove_stale_temporaries(run_dir)
     runs.write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
     train_split, valid_split = _split(prepared.datasets.train), _split(prepared.datasets.valid)
-    settings = settings_from_config(config)
     progress = _Progress(settings.epochs, batches_per_epoch(train_split.rows, settings.batch_size))
     if on_start is not None:
         on_start(prepared, run_dir, state.epoch)
@@ -262,7 +249,7 @@ def train(config_path: str | Path | Config, out: str | Path | None = None, overr
         # overflow is expected when training diverges, and reported as a TrainingError, not as warnings
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for record in fit(model, loss, optimizer, schedule, train_split, valid_split, settings, rng, state,
-                              base_lr=config.optimizer["lr"], should_stop=should_stop, on_batch=on_batch):
+                              base_lr=objects.base_lr, should_stop=should_stop, on_batch=on_batch):
                 # The last epoch is saved before `fit` restores the best weights: the checkpoint holds the
                 # last ones, so a resume with more epochs goes on from where training stopped.
                 finished = state.epoch >= settings.epochs or state.stopped_early
