@@ -7,9 +7,9 @@ as in a real run. The optional engines raise `Missing` when their package is not
 
 from __future__ import annotations
 
-import math
 import warnings
-from typing import Callable
+from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 
@@ -71,7 +71,7 @@ def torch_epochs(features: np.ndarray, targets: np.ndarray, widths: tuple[int, .
     torch.manual_seed(seed)
     activations = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "linear": torch.nn.Identity}
     layers: list[torch.nn.Module] = []
-    for i, (fan_in, units) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (fan_in, units) in enumerate(pairwise(widths)):
         layers.append(torch.nn.Linear(fan_in, units))
         layers.append(activations[hidden if i < len(widths) - 2 else output]())
     dtype = torch.float64 if features.dtype == np.float64 else torch.float32
@@ -130,7 +130,7 @@ def matmul_epochs(features: np.ndarray, widths: tuple[int, ...], *, batch_size: 
     """
     rng = np.random.default_rng(seed)
     dtype = features.dtype
-    weights = [rng.standard_normal((a, b)).astype(dtype) * 0.05 for a, b in zip(widths[:-1], widths[1:])]
+    weights = [rng.standard_normal((a, b)).astype(dtype) * 0.05 for a, b in pairwise(widths)]
     grad_weights = [np.empty_like(w) for w in weights]
     acts = [np.empty((batch_size, units), dtype=dtype) for units in widths[1:]]
     grads = [np.empty((batch_size, units), dtype=dtype) for units in widths[1:]]
@@ -154,9 +154,5 @@ def matmul_epochs(features: np.ndarray, widths: tuple[int, ...], *, batch_size: 
 
 def epoch_flops(rows: int, widths: tuple[int, ...]) -> float:
     """Floating-point operations of the 3 + 5 products of one epoch (2 per multiply-add)."""
-    products = [a * b for a, b in zip(widths[:-1], widths[1:])]
+    products = [a * b for a, b in pairwise(widths)]
     return 2.0 * rows * (sum(products) * 3 - products[0])
-
-
-def batches(rows: int, batch_size: int) -> int:
-    return math.ceil(rows / batch_size)

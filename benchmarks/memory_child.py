@@ -6,13 +6,28 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import resource
 import sys
+from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # nncli from this checkout when not installed
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident set size so far (ru_maxrss is in KiB on Linux, bytes on macOS)."""
+    """This process image's peak resident set size so far, in bytes.
+
+    Linux: VmHWM of /proc/self/status, because ru_maxrss survives exec and so reports the parent's peak
+    when the parent (the benchmark, with torch loaded) is larger than this child. Elsewhere: ru_maxrss.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
@@ -23,12 +38,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
 
-    import numpy as np
-
     from engines import nncli_epochs
     from workloads import MNIST_WIDTHS, mnist_like
-    import nncli.nn.losses, nncli.nn.model, nncli.nn.optimizers, nncli.nn.schedules, nncli.train  # noqa: E401,F401
 
+    for module in ("nncli.nn.losses", "nncli.nn.model", "nncli.nn.optimizers", "nncli.nn.schedules", "nncli.train"):
+        importlib.import_module(module)  # so that the baseline includes nncli's own imports
     baseline = peak_rss_bytes()
     data = mnist_like(args.rows)
     after_data = peak_rss_bytes()
@@ -38,8 +52,9 @@ def main() -> None:
     run()
     peak = peak_rss_bytes()
     print(json.dumps({"baseline": baseline, "after_data": after_data, "peak": peak,
+                      "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
                       "array_bytes": int(data.features.nbytes), "targets_bytes": int(data.onehot.nbytes),
-                      "rows": args.rows, "epochs": args.epochs, "dtype": str(np.float32.__name__)}))
+                      "rows": args.rows, "epochs": args.epochs}))
 
 
 if __name__ == "__main__":

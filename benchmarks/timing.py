@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 PAUSE_SECONDS = 0.1  # lets the other library's BLAS/OpenMP threads stop spinning before the next call
 

@@ -48,7 +48,8 @@ class TrainingSession:
         config = prepared.config
         if self.mode != "quiet":
             self.console.print(data_summary(prepared))
-            self.console.print(f"model: {prepared.model.parameter_count():,} parameters; run directory: {run_dir}")
+            self.console.print(f"model: {prepared.model.parameter_count():,} parameters; run directory: {run_dir}",
+                               soft_wrap=True)
         train_rows = prepared.datasets.train.features.shape[0]
         batches = math.ceil(train_rows / min(config.training.batch_size, train_rows))
         columns = epoch_columns(list(config.metrics), prepared.datasets.valid is not None)
