@@ -128,8 +128,7 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
     rows = train.rows
     batch_size = min(settings.batch_size, rows)
     batches = math.ceil(rows / batch_size)
-    params = [param for _, param, _ in model.parameters]
-    grads = [grad for _, _, grad in model.parameters]
+    params, grads = [model.flat_params], [model.flat_grads]
     batch_x = np.empty((batch_size, train.features.shape[1]), dtype=train.features.dtype)
     batch_y = np.empty((batch_size, train.targets.shape[1]), dtype=train.targets.dtype)
     if state.train_outputs is None:

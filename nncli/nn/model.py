@@ -44,10 +44,30 @@ class Model:
             self.inputs.append(input_indices)
             self.widths.append(width)
             index_of[spec.get("name", f"{spec['type']}_{index}")] = index
+        self._pack_parameters()
         self.parameters = [(f"layers.{i}.{key}", layer.params[key], layer.grads[key])
                            for i, layer in enumerate(self.layers) for key in layer.params]
         self.regularized = [(layer.params[key], layer.grads[key])
                             for layer in self.layers for key in layer.regularized]
+
+    def _pack_parameters(self) -> None:
+        """Make every parameter and gradient a view into one flat array each.
+
+        Optimizers and clipping then work on the whole model in a handful of numpy calls instead of a few
+        per parameter: on small networks that per-call overhead is most of a training step.
+        """
+        arrays = [(layer, key) for layer in self.layers for key in layer.params]
+        total = sum(layer.params[key].size for layer, key in arrays)
+        self.flat_params = np.empty(total, dtype=self.dtype)
+        self.flat_grads = np.zeros(total, dtype=self.dtype)
+        offset = 0
+        for layer, key in arrays:
+            shape, size = layer.params[key].shape, layer.params[key].size
+            param = self.flat_params[offset:offset + size].reshape(shape)
+            param[...] = layer.params[key]
+            layer.params[key] = param
+            layer.grads[key] = self.flat_grads[offset:offset + size].reshape(shape)
+            offset += size
 
     def _previous(self, index: int) -> str:
         if index == 0:
