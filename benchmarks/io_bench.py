@@ -18,6 +18,7 @@ from workloads import append_row_copy, write_numeric_csv
 HERE = Path(__file__).resolve().parent
 CACHE_MODULES = ("nncli.data.cache", "nncli.cache")
 CSV_ROWS, CSV_COLUMNS = 500_000, 21
+SECOND = "nncli second load (cached)"
 
 
 def cache_module() -> str | None:
@@ -29,6 +30,14 @@ def cache_module() -> str | None:
         except ModuleNotFoundError:
             continue
     return None
+
+
+def _cache_state(name: str | None) -> str:
+    if name is None:
+        return "none (no nncli.data.cache or nncli.cache module)"
+    enabled = getattr(importlib.import_module(name), "enabled", None)
+    state = "" if enabled is None else (", enabled" if enabled() else ", DISABLED by the environment")
+    return f"{name}{state}"
 
 
 def bench_csv(quick: bool, repeats: int, tmp: Path) -> tuple[str, list[Target], dict]:
@@ -65,7 +74,7 @@ def bench_csv(quick: bool, repeats: int, tmp: Path) -> tuple[str, list[Target], 
              "nncli read_table": lambda: read_table(rounds["nncli read_table"]),
              "nncli first load": lambda: load("nncli first load")}
     if cache is not None:
-        calls["nncli second load"] = lambda: load("nncli first load")
+        calls[SECOND] = lambda: load("nncli first load")
     pd.read_csv(source)  # the page cache holds the file for everyone
     times = interleaved(calls, repeats, before=fresh_copy, rotate=False)
     for path in rounds.values():
@@ -75,21 +84,22 @@ def bench_csv(quick: bool, repeats: int, tmp: Path) -> tuple[str, list[Target], 
     rows = [[name, f"{seconds(value)} ({spread(times[name])})", f"{value / pandas_time:.2f}"]
             for name, value in medians.items()]
     if cache is None:
-        rows.append(["nncli second load (cached)", "n/a: no cache module yet", "-"])
+        rows.append([SECOND, "n/a: no cache module yet", "-"])
     size = source.stat().st_size
     text = (f"3. CSV: {CSV_ROWS} x {CSV_COLUMNS} numeric file ({megabytes(size)}), warm page cache; "
             f"median of {repeats} (min-max)\n"
             "   first load = nncli.data.load_datasets (read_table + preprocessing to float32 arrays, "
-            "scale: standard, valid: null)\n"
+            "scale: standard, valid: null) of a fresh copy; second load = the same call again\n"
+            f"   cache: {_cache_state(cache)}\n"
             + table(["load", "time", "/ pandas"], rows))
     best = {name: min(values) for name, values in times.items()}
-    second = medians.get("nncli second load")
+    second = medians.get(SECOND)
     targets = [Target("csv", "nncli first load / pandas.read_csv", medians["nncli first load"] / pandas_time, 1.5,
                       best=best["nncli first load"] / best["pandas.read_csv"]),
                Target("csv", "nncli second (cached) load / pandas.read_csv",
                       None if second is None else second / pandas_time, 0.1,
                       note="" if cache is not None else "n/a: no cache yet",
-                      best=None if second is None else best["nncli second load"] / best["pandas.read_csv"])]
+                      best=None if second is None else best[SECOND] / best["pandas.read_csv"])]
     return text, targets, {"file_bytes": size, "cache_module": cache, **medians}
 
 

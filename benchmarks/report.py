@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -170,6 +171,19 @@ def blas_lines() -> list[str]:
     return lines
 
 
+def git_revision() -> str:
+    """The checkout's commit, with "+ local changes" when the working tree differs from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + (" + local changes" if dirty else "")
+
+
 def header(argv: list[str]) -> str:
     """Date, command, machine, versions, BLAS libraries and the BLAS environment variables."""
     env = ", ".join(f"{name}={os.environ[name]}" for name in BLAS_ENV if name in os.environ) or "none set"
@@ -180,6 +194,7 @@ def header(argv: list[str]) -> str:
         (f"python {platform.python_version()} ({sys.executable}); numpy {_version('numpy')}, "
          f"pandas {_version('pandas')}, torch {_version('torch')}, scikit-learn {_version('sklearn')}, "
          f"nncli {_version('nncli')}"),
+        f"nncli checkout: {git_revision()}",
         f"BLAS environment: {env}",
     ]
     lines += [f"  {line}" for line in blas_lines()]
