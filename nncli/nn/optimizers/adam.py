@@ -52,16 +52,17 @@ class Adam(Optimizer):
         tmp *= grad
         exp_avg_sq += tmp
         step = float(self.steps)
-        step_size = lr / (1.0 - beta1**step)
         bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
+        # lr/bc1 * m / (sqrt(v)/bc2_sqrt + eps) == lr/bc1*bc2_sqrt * m / (sqrt(v) + eps*bc2_sqrt):
+        # one pass fewer over every parameter than torch's grouping, equal up to rounding
+        step_size = lr / (1.0 - beta1**step) * bias_correction2_sqrt
         if self.amsgrad:
             exp_avg_sq = np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
         np.sqrt(exp_avg_sq, out=denom)
-        denom /= bias_correction2_sqrt
-        denom += self.eps
-        np.multiply(exp_avg, -step_size, out=tmp)
-        tmp /= denom
-        param += tmp
+        denom += self.eps * bias_correction2_sqrt
+        np.divide(exp_avg, denom, out=tmp)
+        tmp *= step_size
+        param -= tmp
 
 
 @OPTIMIZERS.register("adamw")
