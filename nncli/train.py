@@ -19,7 +19,7 @@ from nncli.metrics import METRICS, compute_metrics
 from nncli.nn.losses import Loss
 from nncli.nn.model import Model
 from nncli.nn.optimizers import Optimizer
-from nncli.nn.regularizers import add_regularization_gradient, clip_global_norm, regularization_penalty
+from nncli.nn.regularizers import clip_global_norm, regularize
 from nncli.nn.schedules import Schedule
 
 
@@ -88,20 +88,27 @@ def monitor_mode(monitor: str) -> str:
 
 
 def batch_step(model: Model, loss: Loss, x: np.ndarray, y: np.ndarray, settings: Settings) -> float:
-    """Forward and backward for one batch; fills the gradients and returns the (regularized) loss."""
+    """Forward and backward for one batch; fills the gradients and returns the (regularized) loss.
+
+    After a first batch of the same size it allocates no array: the loss gradient goes into the output
+    layer's "loss_grad" buffer (valid until the next step) and every other work array is a kept buffer.
+    """
     output = model.forward(x, training=True)
     output_layer = model.output_layer
+    grad = output_layer.buffer("loss_grad", output.shape)
     if loss.fused_activation is not None and \
             getattr(getattr(output_layer, "activation_fn", None), "name", None) == loss.fused_activation:
-        value, grad = loss.from_logits(output_layer.preactivation, y)
+        value, grad = loss.from_logits(output_layer.preactivation, y, out=grad)
         model.backward(grad, from_preactivation=True)
     else:
-        value, grad = loss.forward(output, y)
+        value, grad = loss.forward(output, y, out=grad)
         model.backward(grad)
     if settings.l1 or settings.l2:
-        weights = [weight for weight, _ in model.regularized]
-        value += regularization_penalty(weights, settings.l1, settings.l2)
-        add_regularization_gradient(weights, [grad for _, grad in model.regularized], settings.l1, settings.l2)
+        for layer in model.layers:
+            for key in layer.regularized:
+                weight = layer.params[key]
+                value += regularize(weight, layer.grads[key], settings.l1, settings.l2,
+                                    layer.buffer("regularization." + key, weight.shape))
     return value
 
 
@@ -151,9 +158,10 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
             if state.order is None:
                 x, y = train.features[start:stop], train.targets[start:stop]
             else:
-                index = state.order[start:stop]
-                x = np.take(train.features, index, axis=0, out=batch_x[:stop - start])
-                y = np.take(train.targets, index, axis=0, out=batch_y[:stop - start])
+                index = state.order[start:stop]  # a permutation: always in range, so mode="clip" only
+                # spares np.take the bounds-checked temporary copy it makes with out= otherwise
+                x = np.take(train.features, index, axis=0, out=batch_x[:stop - start], mode="clip")
+                y = np.take(train.targets, index, axis=0, out=batch_y[:stop - start], mode="clip")
             value = batch_step(model, loss, x, y, settings)
             if not math.isfinite(value):
                 raise TrainingError(

@@ -1,24 +1,34 @@
 """Losses: a value and its gradient, as means over the batch (see SPEC, Semantics).
 
-`forward(pred, target)` takes the output layer's activations (probabilities for the cross-entropies) and
+`forward(pred, target, out)` takes the output layer's activations (probabilities for the cross-entropies) and
 returns `(loss, d loss / d pred)`. The cross-entropies pair with their output activation
-(`fused_activation`); `from_logits(logits, target)` then returns the loss and the gradient with respect to
-the pre-activation in the fused, numerically stable form, which the model uses instead of chaining
+(`fused_activation`); `from_logits(logits, target, out)` then returns the loss and the gradient with respect
+to the pre-activation in the fused, numerically stable form, which the model uses instead of chaining
 `forward` with the activation's `backward`. Gradients keep `pred`'s dtype; targets are cast to it.
+
+With `out` (an array shaped like `pred`, overlapping none of the inputs) the gradient is written there and
+the work arrays are this loss's own, kept from call to call: the training loop's calls allocate nothing.
+Without it, the gradient and the work arrays are fresh, so a one-off call on a whole data set keeps nothing.
 """
 
 # No `from __future__ import annotations`: `parameters_model` reads the constructor annotations at run time.
 import numpy as np
 
-from nncli.nn.activations import exp_nonpositive, sigmoid
+from nncli.nn.activations import exp_nonpositive
+from nncli.nn.buffers import Buffers, scratch
 from nncli.nn.params import PositiveFloat
 from nncli.registry import Configurable, Registry
 
 
-def _clip_probabilities(pred: np.ndarray) -> np.ndarray:
-    """`pred` clipped to [eps, 1 - eps], eps the dtype's machine epsilon, so that log never sees 0."""
-    eps = np.finfo(pred.dtype).eps
-    return np.clip(pred, eps, 1 - eps)
+def _clip_probabilities(pred: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """`pred` clipped to [eps, 1 - eps] into `out`, eps the dtype's machine epsilon, so log never sees 0."""
+    eps = float(np.finfo(pred.dtype).eps)
+    return np.clip(pred, eps, 1.0 - eps, out=out)
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean of all entries, summed in their dtype (as `ndarray.mean`), divided in double precision."""
+    return float(np.add.reduce(values, axis=None)) / values.size
 
 
 class Loss(Configurable):
@@ -27,16 +37,30 @@ class Loss(Configurable):
     fused_activation: str | None = None
     """The output activation this loss fuses with in `from_logits`, if any."""
 
+    _buffers: Buffers | None = None
+
     def __init__(self) -> None:
         """No parameters unless a subclass declares some."""
 
-    def forward(self, pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
-        """(loss, d loss / d pred) for the output activations `pred`."""
+    def forward(self, pred: np.ndarray, target: np.ndarray,
+                out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(loss, d loss / d pred) for the output activations `pred`; the gradient goes into `out` if given."""
         raise NotImplementedError
 
-    def from_logits(self, logits: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
-        """(loss, d loss / d logits) through `fused_activation`, in the stable fused form."""
+    def from_logits(self, logits: np.ndarray, target: np.ndarray,
+                    out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(loss, d loss / d logits) through `fused_activation`, in the stable fused form (into `out`)."""
         raise NotImplementedError(f"loss {self.name!r} has no fused output activation")
+
+    def _start(self, pred: np.ndarray, target: np.ndarray,
+               out: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, Buffers | None]:
+        """(target in pred's dtype, the gradient array, the work-array holder or None for fresh ones)."""
+        target = target.astype(pred.dtype, copy=False)
+        if out is None:
+            return target, np.empty_like(pred), None
+        if self._buffers is None:
+            self._buffers = Buffers()
+        return target, out, self._buffers
 
 
 LOSSES = Registry[Loss]("loss")
@@ -46,8 +70,9 @@ LOSSES = Registry[Loss]("loss")
 class MeanSquaredError(Loss):
     """mean((pred - target)²) over batch and outputs."""
 
-    def forward(self, pred, target):
-        diff = np.subtract(pred, target.astype(pred.dtype, copy=False))
+    def forward(self, pred, target, out=None):
+        target, grad, _ = self._start(pred, target, out)
+        diff = np.subtract(pred, target, out=grad)
         loss = float(np.vdot(diff, diff)) / diff.size
         diff *= 2.0 / diff.size
         return loss, diff
@@ -57,9 +82,10 @@ class MeanSquaredError(Loss):
 class MeanAbsoluteError(Loss):
     """mean(|pred - target|) over batch and outputs; the gradient at 0 is 0."""
 
-    def forward(self, pred, target):
-        diff = np.subtract(pred, target.astype(pred.dtype, copy=False))
-        loss = float(np.abs(diff).mean())
+    def forward(self, pred, target, out=None):
+        target, grad, buffers = self._start(pred, target, out)
+        diff = np.subtract(pred, target, out=grad)
+        loss = _mean(np.abs(diff, out=scratch(buffers, "abs", diff.shape, diff.dtype)))
         grad = np.sign(diff, out=diff)
         grad /= grad.size
         return loss, grad
@@ -72,15 +98,18 @@ class Huber(Loss):
     def __init__(self, delta: PositiveFloat = 1.0):
         self.delta = delta
 
-    def forward(self, pred, target):
-        diff = np.subtract(pred, target.astype(pred.dtype, copy=False))
-        abs_diff = np.abs(diff)
-        quadratic = abs_diff <= self.delta
-        elementwise = np.where(quadratic, 0.5 * diff * diff, self.delta * (abs_diff - 0.5 * self.delta))
-        loss = float(elementwise.mean())
-        grad = np.clip(diff, -self.delta, self.delta, out=diff)
-        grad /= grad.size
-        return loss, grad
+    def forward(self, pred, target, out=None):
+        target, grad, buffers = self._start(pred, target, out)
+        diff = np.subtract(pred, target, out=grad)
+        abs_diff = np.abs(diff, out=scratch(buffers, "abs", diff.shape, diff.dtype))
+        clipped = np.clip(diff, -self.delta, self.delta, out=diff)  # the gradient, before the mean
+        # with c = |clipped| = min(|d|, delta): c (|d| - c/2) is d²/2 inside and delta (|d| - delta/2) outside
+        half_c = np.abs(clipped, out=scratch(buffers, "half_c", diff.shape, diff.dtype))
+        half_c *= 0.5
+        abs_diff -= half_c
+        loss = 2.0 * float(np.vdot(half_c, abs_diff)) / diff.size
+        clipped /= clipped.size
+        return loss, clipped
 
 
 @LOSSES.register("binary_crossentropy")
@@ -89,29 +118,40 @@ class BinaryCrossentropy(Loss):
 
     fused_activation = "sigmoid"
 
-    def forward(self, pred, target):
-        target = target.astype(pred.dtype, copy=False)
-        p = _clip_probabilities(pred)
-        one_minus_p = 1.0 - p
-        loss = -float(np.mean(target * np.log(p) + (1.0 - target) * np.log(one_minus_p)))
+    def forward(self, pred, target, out=None):
+        target, grad, buffers = self._start(pred, target, out)
+        p = _clip_probabilities(pred, scratch(buffers, "p", pred.shape, pred.dtype))
+        one_minus_p = np.subtract(1.0, p, out=scratch(buffers, "one_minus_p", pred.shape, pred.dtype))
+        elementwise = np.log(p, out=scratch(buffers, "elementwise", pred.shape, pred.dtype))
+        elementwise *= target
+        np.log(one_minus_p, out=grad)  # the gradient array as work space until the end
+        grad *= np.subtract(1.0, target, out=scratch(buffers, "one_minus_y", pred.shape, pred.dtype))
+        elementwise += grad
+        loss = -_mean(elementwise)
         # d/dp = (p - y) / (p (1 - p)) / n, at the clipped p
-        grad = p - target
+        np.subtract(p, target, out=grad)
         one_minus_p *= p
         grad /= one_minus_p
         grad /= grad.size
         return loss, grad
 
-    def from_logits(self, logits, target):
-        target = target.astype(logits.dtype, copy=False)
+    def from_logits(self, logits, target, out=None):
+        target, grad, buffers = self._start(logits, target, out)
+        shape, dtype = logits.shape, logits.dtype
         # -[y log σ(z) + (1-y) log(1-σ(z))] = max(z, 0) - z y + log(1 + exp(-|z|))
-        softplus_tail = np.abs(logits)
-        np.negative(softplus_tail, out=softplus_tail)
-        exp_nonpositive(softplus_tail, out=softplus_tail)
-        np.log1p(softplus_tail, out=softplus_tail)
-        elementwise = np.maximum(logits, 0) - logits * target
+        e = np.copysign(logits, -1.0, out=scratch(buffers, "e", shape, dtype))
+        exp_nonpositive(e, out=e, buffers=buffers)  # e = exp(-|z|), shared with σ below
+        softplus_tail = np.log1p(e, out=scratch(buffers, "tail", shape, dtype))
+        elementwise = np.maximum(logits, 0, out=grad)
+        elementwise -= np.multiply(logits, target, out=scratch(buffers, "zy", shape, dtype))
         elementwise += softplus_tail
-        loss = float(elementwise.mean())
-        grad = sigmoid(logits, out=elementwise)  # d/dz = (σ(z) - y) / n
+        loss = _mean(elementwise)
+        # d/dz = (σ(z) - y) / n, with σ(z) = 1 / (1 + e) for z >= 0 and e / (1 + e) for z < 0
+        denominator = np.add(e, 1.0, out=softplus_tail)
+        negative = np.less(logits, 0, out=scratch(buffers, "negative", shape, np.bool_))
+        grad = np.multiply(e, negative, out=grad)
+        grad += np.logical_not(negative, out=negative)
+        grad /= denominator
         grad -= target
         grad /= grad.size
         return loss, grad
@@ -123,27 +163,31 @@ class CategoricalCrossentropy(Loss):
 
     fused_activation = "softmax"
 
-    def forward(self, pred, target):
-        target = target.astype(pred.dtype, copy=False)
+    def forward(self, pred, target, out=None):
+        target, grad, buffers = self._start(pred, target, out)
         rows = pred.shape[0]
-        p = _clip_probabilities(pred)
-        log_p = np.log(p)
+        p = _clip_probabilities(pred, scratch(buffers, "p", pred.shape, pred.dtype))
+        log_p = np.log(p, out=grad)  # the gradient array as work space until the end
         loss = -float(np.einsum("ij,ij->", target, log_p)) / rows
-        grad = np.divide(target, p, out=p)  # d/dp = -y / p / rows
+        grad = np.divide(target, p, out=grad)  # d/dp = -y / p / rows
         grad *= -1.0 / rows
         return loss, grad
 
-    def from_logits(self, logits, target):
-        target = target.astype(logits.dtype, copy=False)
+    def from_logits(self, logits, target, out=None):
+        target, grad, buffers = self._start(logits, target, out)
         rows = logits.shape[0]
+        row_values = scratch(buffers, "rows", (rows, 1), logits.dtype)
         # -Σ y (z - logsumexp(z)) with the row maximum taken out of the exponentials
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exps = exp_nonpositive(shifted)
-        sums = exps.sum(axis=1, keepdims=True)
-        shifted -= np.log(sums)  # log softmax
+        shifted = np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True, out=row_values),
+                              out=grad)
+        exps = exp_nonpositive(shifted, out=scratch(buffers, "exps", logits.shape, logits.dtype),
+                               buffers=buffers)
+        sums = np.add.reduce(exps, axis=1, keepdims=True, out=row_values)
+        log_sums = np.log(sums, out=scratch(buffers, "log_sums", (rows, 1), logits.dtype))
+        shifted -= log_sums  # log softmax
         loss = -float(np.einsum("ij,ij->", target, shifted)) / rows
         # d/dz = (softmax(z) - y) / rows, valid because each target row sums to 1
-        grad = np.divide(exps, sums, out=exps)
+        grad = np.divide(exps, sums, out=grad)
         grad -= target
         grad /= rows
         return loss, grad

@@ -95,6 +95,7 @@ class Model:
         """Fill every layer's `grads` from d loss / d output (or / d preactivation of a fused output)."""
         grads: list[np.ndarray | None] = [None] * len(self.layers)
         grads[-1] = grad_output
+        summed: set[int] = set()  # outputs whose gradient is already the sum in their layer's "grad_sum" buffer
         for index in range(len(self.layers) - 1, -1, -1):
             layer, grad = self.layers[index], grads[index]
             if grad is None:
@@ -104,9 +105,16 @@ class Model:
             else:
                 input_grads = layer.backward(grad)
             for j, input_grad in zip(self.inputs[index], input_grads):
-                if j >= 0:
-                    # a fresh sum, never in place: the first gradient may be another layer's buffer
-                    grads[j] = input_grad if grads[j] is None else grads[j] + input_grad
+                if j < 0:
+                    continue
+                if grads[j] is None:
+                    grads[j] = input_grad
+                elif j in summed:
+                    grads[j] += input_grad
+                else:
+                    # never in place on the first gradient: it may be another layer's buffer (or this one)
+                    grads[j] = np.add(grads[j], input_grad, out=self.layers[j].buffer("grad_sum", input_grad.shape))
+                    summed.add(j)
 
     def predict(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """Evaluation-mode outputs for all rows, in large batches."""

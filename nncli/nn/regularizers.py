@@ -28,6 +28,24 @@ def add_regularization_gradient(weights: list[np.ndarray], grads: list[np.ndarra
             grad += l2 * weight
 
 
+def regularize(weight: np.ndarray, grad: np.ndarray, l1: float, l2: float, scratch: np.ndarray) -> float:
+    """For one weight matrix: add l1 · sign(W) + l2 · W to `grad` in place, return l1 · Σ|W| + l2/2 · Σ W².
+
+    The training loop's form of `regularization_penalty` and `add_regularization_gradient` together:
+    `scratch`, an array shaped like `weight`, is the only work space, so a step allocates nothing.
+    """
+    penalty = 0.0
+    if l1:
+        sign = np.sign(weight, out=scratch)
+        penalty += l1 * float(np.vdot(sign, weight))  # Σ sign(w) w = Σ|w|
+        sign *= l1
+        grad += sign
+    if l2:
+        penalty += 0.5 * l2 * float(np.vdot(weight, weight))
+        grad += np.multiply(weight, l2, out=scratch)
+    return penalty
+
+
 def clip_global_norm(grads: list[np.ndarray], max_norm: float) -> float:
     """Scale all grads in place so their joint L2 norm is at most `max_norm`; returns the norm before.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli.nn.buffers import Buffers
 from nncli.registry import Configurable, Registry
 
 
@@ -12,7 +13,8 @@ class Layer(Configurable):
 
     `build` creates the parameters once the input widths are known. `forward` returns the output and keeps
     what `backward` needs; `backward(grad_output)` fills `grads` (same keys as `params`) and returns the
-    gradient for each input. Layers never update their own parameters: optimizers do.
+    gradient for each input. Layers never update their own parameters: optimizers do. The arrays both return
+    are the layer's buffers (or views of what it was given): valid until the layer's next call.
     """
 
     merge = False  # merge layers (concat, add) take several inputs
@@ -25,7 +27,7 @@ class Layer(Configurable):
         self.grads: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}  # non-trainable arrays saved with the model
         self.dtype = np.dtype(dtype)
-        self._buffers: dict[str, np.ndarray] = {}
+        self._buffers = Buffers()
         return self._build(input_widths, rng)
 
     def _build(self, input_widths: list[int], rng: np.random.Generator) -> int:
@@ -38,13 +40,12 @@ class Layer(Configurable):
         raise NotImplementedError
 
     def buffer(self, key: str, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray:
-        """A scratch array reused across batches of the same size, so the hot loop allocates nothing."""
-        array = self._buffers.get(key)
-        wanted = self.dtype if dtype is None else np.dtype(dtype)
-        if array is None or array.shape != shape or array.dtype != wanted:
-            array = np.empty(shape, dtype=wanted)
-            self._buffers[key] = array
-        return array
+        """A scratch array of this layer (in its dtype unless given), reused from batch to batch.
+
+        See `nncli.nn.buffers.Buffers`: a smaller batch gets a view of the first rows, so the hot loop
+        allocates nothing after its first step. The content is overwritten by the next call with `key`.
+        """
+        return self._buffers.get(key, shape, self.dtype if dtype is None else dtype)
 
     def add_parameter(self, key: str, value: np.ndarray) -> None:
         self.params[key] = np.ascontiguousarray(value, dtype=self.dtype)

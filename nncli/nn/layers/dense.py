@@ -66,32 +66,40 @@ class Dense(Layer):
         self.add_parameter("weight", initializer((fan_in, self.units), rng, self.dtype))
         if self.use_bias:
             self.add_parameter("bias", np.zeros(self.units, dtype=self.dtype))
+        self._fan_in = fan_in
+        self._forward_rows = self._backward_rows = -1  # batch size the buffers below were fetched for
         return self.units
 
     def forward(self, inputs: list[np.ndarray], training: bool) -> np.ndarray:
         (x,) = inputs
+        rows = x.shape[0]
+        if rows != self._forward_rows:
+            self._z = self.buffer("z", (rows, self.units))
+            self._a = self._z if self.is_linear else self.buffer("a", (rows, self.units))
+            self._forward_rows = rows
         self.x = x
-        z = np.matmul(x, self.params["weight"], out=self.buffer("z", (x.shape[0], self.units)))
+        z = np.matmul(x, self.params["weight"], out=self._z)
         if self.use_bias:
             z += self.params["bias"]
         self.preactivation = z
-        if self.is_linear:
-            self.output = z
-        else:
-            self.output = self.activation_fn.forward(z, out=self.buffer("a", z.shape))
+        self.output = z if self.is_linear else self.activation_fn.forward(z, out=self._a)
         return self.output
 
     def backward(self, grad_output: np.ndarray, from_preactivation: bool = False) -> list[np.ndarray]:
         """Gradients from d loss / d output, or from d loss / d preactivation for a fused loss."""
+        rows = grad_output.shape[0]
+        if rows != self._backward_rows:
+            self._grad_z = None if self.is_linear else self.buffer("grad_z", (rows, self.units))
+            self._grad_x = None if self.skip_input_grad else self.buffer("grad_x", (rows, self._fan_in))
+            self._backward_rows = rows
         if from_preactivation or self.is_linear:
             grad_z = grad_output
         else:
             grad_z = self.activation_fn.backward(self.preactivation, self.output, grad_output,
-                                                 out=self.buffer("grad_z", grad_output.shape))
+                                                 out=self._grad_z)
         np.matmul(self.x.T, grad_z, out=self.grads["weight"])
         if self.use_bias:
-            np.sum(grad_z, axis=0, out=self.grads["bias"])
+            np.add.reduce(grad_z, axis=0, out=self.grads["bias"])
         if self.skip_input_grad:
             return [None]
-        grad_x = self.buffer("grad_x", self.x.shape)
-        return [np.matmul(grad_z, self.params["weight"].T, out=grad_x)]
+        return [np.matmul(grad_z, self.params["weight"].T, out=self._grad_x)]

@@ -18,8 +18,9 @@ class Concat(Layer):
         pass
 
     def _build(self, input_widths: list[int], rng: np.random.Generator) -> int:
-        self.bounds = np.cumsum(input_widths)[:-1].tolist()
-        return int(sum(input_widths))
+        stops = np.cumsum(input_widths).tolist()
+        self.columns = [slice(stop - width, stop) for stop, width in zip(stops, input_widths)]
+        return int(stops[-1])
 
     def forward(self, inputs: list[np.ndarray], training: bool) -> np.ndarray:
         rows = inputs[0].shape[0]
@@ -27,7 +28,7 @@ class Concat(Layer):
         return np.concatenate(inputs, axis=1, out=output)
 
     def backward(self, grad_output: np.ndarray) -> list[np.ndarray]:
-        return np.split(grad_output, self.bounds, axis=1)
+        return [grad_output[:, columns] for columns in self.columns]  # views, as np.split's but cheaper
 
 
 @LAYERS.register("add")
