@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nncli.data import cache
 from nncli.data.preprocess import Preprocessor
 from nncli.data.reading import read_table, sniff_delimiter
 from nncli.data.split import split_indices
@@ -64,40 +65,137 @@ def target_encoding_for(task: str, loss: str, output_units: int | None = None) -
 
 
 def load_datasets(config: Any, rng: np.random.Generator) -> Datasets:
-    """Read the config's CSV files, hold out the validation rows (first use of `rng`), fit and apply preprocessing."""
+    """Read the config's CSV files, hold out the validation rows (first use of `rng`), fit and apply preprocessing.
+
+    The result is cached beside the training file (see `nncli.data.cache`): a second call with the same files,
+    data settings and `rng` state loads it, and leaves `rng` in the state the split would have.
+    """
     data = config.data
     dtype = np.dtype(config.dtype)
     loss = config.loss["type"]
     task = resolve_task(config.task, loss)
     encoding = target_encoding_for(task, loss, config.layers[-1].get("units"))
     targets = [data.target] if isinstance(data.target, str) else list(data.target)
+    fraction = isinstance(data.valid, (int, float)) and not isinstance(data.valid, bool)
+    stored = _cache_key(config, rng, task, encoding, targets, fraction)
+    if stored is not None:
+        found = _load_cached(*stored, rng)
+        if found is not None:
+            return found
+    # Numeric features may be parsed straight to the network's dtype: the table is what memory peaks on.
+    exact = targets + ([] if isinstance(data.categorical, str) else list(data.categorical))
+    reading = {"numbers": dtype, "exact": exact}
     train_name = _display(data.train)
-    frame = read_table(Path(data.train), data.delimiter, display_path=train_name)
-    held_out = None
-    if isinstance(data.valid, (int, float)) and not isinstance(data.valid, bool):
+    frame = read_table(Path(data.train), data.delimiter, display_path=train_name, **reading)
+    valid_frame = None
+    if fraction:
         labels = None
         if task == "classification" and targets[0] in frame.columns:
             labels = frame[targets[0]].to_numpy()
         train_rows, held_out = split_indices(len(frame), float(data.valid), rng, labels, source=train_name)
-    else:
-        train_rows = None
+        columns, index = _columns(frame)
+        del frame  # the table now lives in `columns` only, which the split empties as the parts fill
+        frame, valid_frame = _take_rows(columns, index, [train_rows, held_out])
     preprocessor, prepared = Preprocessor.fit_prepare(
         frame, target=targets, features=data.features, categorical=data.categorical, scale=data.scale,
-        missing=data.missing, task=task, target_encoding=encoding, source=train_name, rows=train_rows)
+        missing=data.missing, task=task, target_encoding=encoding, source=train_name, dtype=dtype)
+    del frame  # `prepared` shares its numeric columns; nothing else keeps the table alive
     train = _arrays(preprocessor, prepared, dtype)
-    if held_out is not None:
-        valid = _load_part(preprocessor, frame, train_name, dtype, held_out)
+    del prepared
+    if valid_frame is not None:
+        valid = _load_part(preprocessor, valid_frame, train_name, dtype)
     else:
-        valid = _read_part(preprocessor, data.valid, data.delimiter, dtype)
-    test = _read_part(preprocessor, getattr(data, "test", None), data.delimiter, dtype)
-    return Datasets(train, valid, test, preprocessor)
+        valid = _read_part(preprocessor, None if fraction else data.valid, data.delimiter, dtype, reading)
+    test = _read_part(preprocessor, getattr(data, "test", None), data.delimiter, dtype, reading)
+    datasets = Datasets(train, valid, test, preprocessor)
+    if stored is not None:
+        _store_cached(*stored, datasets, rng)
+    return datasets
 
 
-def _read_part(preprocessor: Preprocessor, path: Any, delimiter: str, dtype: np.dtype) -> Split | None:
+def _columns(frame: pd.DataFrame) -> tuple[dict[str, Any], pd.Index]:
+    """The frame's columns as arrays, without copies, and its index."""
+    return {name: column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+            for name, column in frame.items()}, frame.index
+
+
+def _take_rows(columns: dict[str, Any], index: pd.Index, parts: list[np.ndarray]) -> list[pd.DataFrame]:
+    """The rows at each of `parts` (positions) as frames; `columns` is emptied on the way, so each column's
+    memory goes back as soon as its parts are taken (the table never exists twice)."""
+    taken: list[dict[str, Any]] = [{} for _ in parts]
+    for name in list(columns):
+        values = columns.pop(name)
+        for part, rows in zip(taken, parts):
+            part[name] = values[rows] if isinstance(values, np.ndarray) else values.take(rows)
+    return [pd.DataFrame(part, index=index[rows], copy=False) for part, rows in zip(taken, parts)]
+
+
+def _cache_key(config: Any, rng: np.random.Generator, task: str, encoding: str, targets: list[str],
+               fraction: bool) -> tuple[Path, dict[str, Any]] | None:
+    """Where the prepared datasets are cached and what they depend on; None when they are not cached."""
+    data = config.data
+    target = cache.cache_path(Path(data.train), "datasets")
+    if target is None:
+        return None
+    files: dict[str, Any] = {"valid": data.valid if fraction else None}
+    for part in ("train", "valid", "test"):
+        path = getattr(data, part, None)
+        if path is not None and not (part == "valid" and fraction):
+            files[part] = cache.file_key(Path(path))
+            if files[part] is None:
+                return None
+    key = {"files": files, "delimiter": data.delimiter, "missing": data.missing, "target": targets,
+           "features": data.features, "categorical": data.categorical, "scale": data.scale,
+           "dtype": np.dtype(config.dtype).name, "task": task, "encoding": encoding,
+           "rng": rng.bit_generator.state if fraction else None}  # the split draws from `rng`
+    return target, key
+
+
+def _load_cached(target: Path, key: dict[str, Any], rng: np.random.Generator) -> Datasets | None:
+    found = cache.load(target, key)
+    if found is None:
+        return None
+    arrays, meta = found
+    try:
+        preprocessor = Preprocessor.from_arrays({name[4:]: value for name, value in arrays.items()
+                                                 if name.startswith("pre.")})
+        parts = {part: None if part not in meta["parts"] else Split(
+            arrays[f"{part}.features"], arrays[f"{part}.targets"],
+            arrays[f"{part}.rows"] if f"{part}.rows" in arrays else np.arange(*meta["rows"][part], dtype=np.int64))
+            for part in ("train", "valid", "test")}
+        if meta["rng"] is not None:
+            rng.bit_generator.state = meta["rng"]
+    except (KeyError, ValueError, TypeError):
+        return None
+    return Datasets(parts["train"], parts["valid"], parts["test"], preprocessor)
+
+
+def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np.random.Generator) -> None:
+    if any(cache.file_key(Path(file["path"])) != file for file in key["files"].values() if isinstance(file, dict)):
+        return  # a file changed while it was read
+    arrays = {f"pre.{name}": value for name, value in datasets.preprocessor.to_arrays().items()}
+    parts = {"train": datasets.train, "valid": datasets.valid, "test": datasets.test}
+    rows: dict[str, list[int]] = {}  # consecutive file rows (the usual case) as [start, stop]
+    for part, split in parts.items():
+        if split is None:
+            continue
+        arrays.update({f"{part}.features": split.features, f"{part}.targets": split.targets})
+        labels = split.frame_rows
+        if len(labels) and np.array_equal(labels, np.arange(labels[0], labels[0] + len(labels))):
+            rows[part] = [int(labels[0]), int(labels[0]) + len(labels)]
+        else:
+            arrays[f"{part}.rows"] = labels
+    meta = {"parts": [part for part, split in parts.items() if split is not None], "rows": rows,
+            "rng": rng.bit_generator.state if key["rng"] is not None else None}
+    cache.store(target, key, arrays, meta, background=True)
+
+
+def _read_part(preprocessor: Preprocessor, path: Any, delimiter: str, dtype: np.dtype,
+               reading: dict[str, Any]) -> Split | None:
     if path is None:
         return None
     name = _display(path)
-    return _load_part(preprocessor, read_table(Path(path), delimiter, display_path=name), name, dtype)
+    return _load_part(preprocessor, read_table(Path(path), delimiter, display_path=name, **reading), name, dtype)
 
 
 def _load_part(preprocessor: Preprocessor, frame: pd.DataFrame, name: str, dtype: np.dtype,

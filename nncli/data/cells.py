@@ -99,12 +99,16 @@ class BadCell:
 
 def numeric_cells(series: pd.Series, column: str, rows: np.ndarray | None = None,
                   cells: Factor | None = None) -> tuple[np.ndarray, BadCell | None]:
-    """The column (or its `rows`) as float64, NaN where missing, and its first cell that is not a finite number.
+    """The column (or its `rows`) as floats, NaN where missing, and its first cell that is not a finite number.
 
+    Float columns keep their dtype (float32 stays float32, without a copy); others become float64.
     `cells` is the column's Factor when the caller already has it.
     """
     if is_number_column(series):
-        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
+            values = series.to_numpy()
+        else:
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         values = values if rows is None else values[rows]
         bad_text = None
     else:

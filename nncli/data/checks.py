@@ -10,7 +10,7 @@ import pandas as pd
 from nncli.data.cells import BadCell, Factor, factor, format_values, is_number_column, line_of, numeric_cells
 from nncli.errors import ConfigError, DataError
 
-Cells = dict[str, "np.ndarray | Factor"]  # a numeric column as float64 (NaN = missing), a label column as a Factor
+Cells = dict[str, "np.ndarray | Factor"]  # a numeric column as floats (NaN = missing), a label column as a Factor
 Factors = dict[str, Factor]  # columns already factorised, by name
 
 
@@ -80,7 +80,7 @@ def resolve_categorical(frame: pd.DataFrame, features: list[str], categorical: s
 def read_cells(frame: pd.DataFrame, numeric: list[str], labels: list[str], source: str,
                rows: np.ndarray | None = None, numeric_targets: Sequence[str] = (),
                factors: Factors | None = None) -> tuple[Cells, pd.Index]:
-    """Numeric columns as float64 and label columns as Factors, for `rows` (all when None), and their index.
+    """Numeric columns as floats and label columns as Factors, for `rows` (all when None), and their index.
 
     The earliest cell that is not a number, or is infinite, in a numeric column is a DataError.
     """

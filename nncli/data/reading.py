@@ -5,6 +5,9 @@ shift line numbers) is caught afterwards, and only when the frame shows a sign o
 last column, a line break inside a cell): then one vectorised pass over the raw bytes finds each record's
 line and field count. Rows of the returned frame are labelled with (their file line - 2), so data row i of
 a plain file is line i + 2, and errors found later name the right line even after rows were taken out.
+
+A file read once is kept in a binary cache (see `nncli.data.cache`) that later reads load instead of parsing.
+Files that parse with an error are never cached.
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 import pandas as pd
 
+from nncli.data import cache
+from nncli.data.blocks import parse_blocks
 from nncli.errors import DataError
 
 DELIMITERS = ",;\t|"
@@ -29,8 +35,14 @@ _SNIFF_LINES = 50
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
 
 
-def read_table(path: Path, delimiter: str = "auto", *, display_path: str | None = None) -> pd.DataFrame:
-    """A CSV file with a header row as a DataFrame; every problem is a DataError naming the file and line."""
+def read_table(path: Path, delimiter: str = "auto", *, display_path: str | None = None,
+               numbers: np.dtype | str | None = None, exact: Collection[str] = ()) -> pd.DataFrame:
+    """A CSV file with a header row as a DataFrame; every problem is a DataError naming the file and line.
+
+    With `numbers`, numeric columns other than those named in `exact` may come back in that dtype, holding
+    what a float64 parse cast to it would: large files are then parsed in blocks, so the float64 table never
+    exists in full. Such reads bypass the table cache (`load_datasets` caches its arrays instead).
+    """
     path = Path(path)
     name = display_path if display_path is not None else str(path)
     raw_head = _read_head(path, name)
@@ -49,7 +61,21 @@ def read_table(path: Path, delimiter: str = "auto", *, display_path: str | None 
     except UnicodeDecodeError as error:
         raise _encoding_error(raw_head, start + error.start, name, sep, header) from None
     _check_header(header, name)
-    frame = _parse(path, sep, name, header)
+    if numbers is not None:
+        frame = parse_blocks(path, sep, raw_head, np.dtype(numbers), exact)
+        if frame is not None:
+            return _checked(frame, path, sep, name)
+        return _checked(_parse(path, sep, name, header), path, sep, name)
+    key = cache.table_key(path, sep)
+    cached = None if key is None else cache.load_table(path, sep, key)
+    if cached is not None:
+        return cached
+    frame = _checked(_parse(path, sep, name, header), path, sep, name)
+    cache.store_table(path, sep, frame, key)
+    return frame
+
+
+def _checked(frame: pd.DataFrame, path: Path, sep: str, name: str) -> pd.DataFrame:
     frame = _check_rows(frame, path, sep, name)
     if frame.empty:
         raise DataError("the file has a header row but no data rows", file=name)
