@@ -160,8 +160,8 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
             else:
                 index = state.order[start:stop]  # a permutation: always in range, so mode="clip" only
                 # spares np.take the bounds-checked temporary copy it makes with out= otherwise
-                x = np.take(train.features, index, axis=0, out=batch_x[:stop - start], mode="clip")
-                y = np.take(train.targets, index, axis=0, out=batch_y[:stop - start], mode="clip")
+                x = train.features.take(index, axis=0, out=batch_x[:stop - start], mode="clip")
+                y = train.targets.take(index, axis=0, out=batch_y[:stop - start], mode="clip")
             value = batch_step(model, loss, x, y, settings)
             if not math.isfinite(value):
                 raise TrainingError(
@@ -171,15 +171,16 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
             if settings.clip_norm is not None:
                 clip_global_norm(grads, settings.clip_norm)
             optimizer.step(params, grads)
-            rows_seen = slice(start, stop) if state.order is None else state.order[start:stop]
-            state.train_outputs[rows_seen] = model.output_layer.output
+            if settings.metrics:  # training metrics come from the outputs seen during the epoch
+                rows_seen = slice(start, stop) if state.order is None else state.order[start:stop]
+                state.train_outputs[rows_seen] = model.output_layer.output
             state.loss_sum += value
             state.batch += 1
             if on_batch is not None:
                 on_batch(state.batch - 1)
         record = {"epoch": epoch, "lr": optimizer.lr, "loss": state.loss_sum / batches}
-        record.update({name: value for name, value in
-                       compute_metrics(list(settings.metrics), train.targets, state.train_outputs).items()})
+        if settings.metrics:
+            record.update(compute_metrics(list(settings.metrics), train.targets, state.train_outputs))
         if valid is not None:
             record.update(evaluate_split(model, loss, valid, settings.metrics, prefix="val_"))
         record["seconds"] = state.epoch_seconds + time.perf_counter() - started
