@@ -10,6 +10,7 @@ from nncli.nn.activations import ACTIVATIONS, RELU_FAMILY, Activation, get_activ
 from nncli.nn.erf import erf
 from nncli.registry import parameters_model
 from tests.gradcheck import assert_gradients_close, numerical_gradient
+from tests.roundtrip import assert_round_trips
 
 # Every registered name with its defaults, plus non-default parameters where there are some.
 SPECS = [*ACTIVATIONS.names(),
@@ -173,16 +174,9 @@ def test_forward_without_out_leaves_input_alone():
 
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_config_round_trip(spec):
-    activation = get_activation(spec)
-    config = activation.get_config()
+    config = assert_round_trips(ACTIVATIONS, get_activation(spec))
     if isinstance(spec, dict):
         assert config == spec
-    cls = ACTIVATIONS.get(config["type"])
-    rebuilt = cls.from_config(config)
-    assert type(rebuilt) is type(activation) and rebuilt.get_config() == config
-    params = {key: value for key, value in config.items() if key != "type"}
-    validated = parameters_model(cls)(**params)
-    assert cls(**validated.model_dump()).get_config() == config
     assert get_activation(config).get_config() == config
 
 

@@ -8,7 +8,7 @@ import pytest
 from nncli.errors import ConfigError
 from nncli.nn.activations import ACTIVATIONS, RELU_FAMILY
 from nncli.nn.initializers import INITIALIZERS, default_initializer
-from nncli.registry import parameters_model
+from tests.roundtrip import assert_round_trips
 
 SPECS = [*INITIALIZERS.names(), {"type": "normal", "mean": 0.5, "std": 0.2}]
 SPEC_IDS = [spec if isinstance(spec, str) else "normal-0.5-0.2" for spec in SPECS]
@@ -89,14 +89,9 @@ def test_default_initializer():
 
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_config_round_trip(spec):
-    initializer = make_initializer(spec)
-    config = initializer.get_config()
+    config = assert_round_trips(INITIALIZERS, make_initializer(spec))
     if isinstance(spec, dict):
         assert config == spec
-    cls = INITIALIZERS.get(config["type"])
-    assert cls.from_config(config).get_config() == config
-    params = {key: value for key, value in config.items() if key != "type"}
-    assert cls(**parameters_model(cls)(**params).model_dump()).get_config() == config
 
 
 def test_catalogue_and_unknown_names():

@@ -6,6 +6,7 @@ import pytest
 from nncli.nn.layers import LAYERS
 from nncli.registry import parameters_model
 from tests.gradcheck import assert_gradients_close, numerical_gradient
+from tests.roundtrip import assert_round_trips
 
 
 def build(type_name, widths, seed=0, **params):
@@ -154,12 +155,8 @@ def test_add_refuses_unequal_widths():
 @pytest.mark.parametrize("name", LAYERS.names())
 def test_every_layer_round_trips_through_its_config(name):
     params = {"units": 3} if name == "dense" else {}
-    layer = LAYERS.get(name)(**params)
-    config = layer.get_config()
+    config = assert_round_trips(LAYERS, LAYERS.get(name)(**params))
     assert config["type"] == name
-    assert LAYERS.get(name).from_config(config).get_config() == config
-    validated = parameters_model(LAYERS.get(name))(**{k: v for k, v in config.items() if k != "type"})
-    assert {"type": name, **validated.model_dump()} == config
 
 
 def test_dense_config_rejects_bad_values():

@@ -10,6 +10,7 @@ from nncli.nn.activations import get_activation
 from nncli.nn.losses import LOSSES
 from nncli.registry import parameters_model
 from tests.gradcheck import assert_gradients_close, numerical_gradient
+from tests.roundtrip import assert_round_trips
 
 SPECS = [*LOSSES.names(), {"type": "huber", "delta": 0.3}]
 SPEC_IDS = [spec if isinstance(spec, str) else "huber-0.3" for spec in SPECS]
@@ -212,15 +213,9 @@ def test_fused_activations_and_non_fused_losses():
 
 @pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
 def test_config_round_trip(spec):
-    loss = make_loss(spec)
-    config = loss.get_config()
+    config = assert_round_trips(LOSSES, make_loss(spec))
     if isinstance(spec, dict):
         assert config == spec
-    cls = LOSSES.get(config["type"])
-    rebuilt = cls.from_config(config)
-    assert type(rebuilt) is type(loss) and rebuilt.get_config() == config
-    params = {key: value for key, value in config.items() if key != "type"}
-    assert cls(**parameters_model(cls)(**params).model_dump()).get_config() == config
 
 
 def test_catalogue_and_unknown_names():
