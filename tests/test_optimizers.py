@@ -230,12 +230,12 @@ def test_state_dict_layout():
     params, grads = _random_problem(np.float32)
     optimizer.step(params, grads[0])
     state = optimizer.state_dict()
-    assert set(state) == {"step", "lr"} | {f"{name}.{i}" for name in ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-                                           for i in (0, 1)}
+    names = ("exp_avg_sum", "exp_avg_sq_sum", "max_exp_avg_sq_sum")
+    assert set(state) == {"step", "lr"} | {f"{name}.{i}" for name in names for i in (0, 1)}
     assert state["step"].shape == () and state["step"].dtype == np.int64 and int(state["step"]) == 1
-    assert state["exp_avg.0"].shape == (3, 2) and state["exp_avg.1"].dtype == np.float32
-    state["exp_avg.0"][...] = 123.0  # a copy: saving it does not alias the live state
-    assert not np.any(optimizer.state_dict()["exp_avg.0"] == 123.0)
+    assert state["exp_avg_sum.0"].shape == (3, 2) and state["exp_avg_sum.1"].dtype == np.float32
+    state["exp_avg_sum.0"][...] = 123.0  # a copy: saving it does not alias the live state
+    assert not np.any(optimizer.state_dict()["exp_avg_sum.0"] == 123.0)
 
 
 def test_load_state_dict_rejects_a_mismatch():
