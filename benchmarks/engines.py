@@ -59,9 +59,13 @@ def torch_available() -> bool:
 
 def torch_epochs(features: np.ndarray, targets: np.ndarray, widths: tuple[int, ...], *, hidden: str,
                  output: str, loss: str, optimizer: dict, batch_size: int, epochs: int = 1,
-                 seed: int = 0) -> Epoch:
-    """The idiomatic fast PyTorch loop: tensors sharing the numpy arrays, a randperm, index_select batches.
+                 seed: int = 0, loader: bool = True) -> Epoch:
+    """A PyTorch training loop; `loader` picks which one.
 
+    `loader=True`: the textbook loop of PyTorch's tutorials, a `DataLoader` over a `TensorDataset` with
+    `shuffle=True`. `loader=False`: a hand-tuned loop without the DataLoader, tensors sharing the numpy arrays,
+    a `randperm` and `index_select` batches. Both call `zero_grad`, forward, `backward`, `step` and
+    `loss.item()` per batch (the epoch's mean loss, as nncli and scikit-learn keep it).
     `loss` is "cross_entropy" (logits, integer `targets`) or "mse". `optimizer` is {"type": "adam"|"sgd", ...}.
     """
     if not torch_available():
@@ -83,7 +87,17 @@ def torch_epochs(features: np.ndarray, targets: np.ndarray, widths: tuple[int, .
     opt = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer["type"]](model.parameters(), **settings)
     rows = x.shape[0]
 
-    def run() -> None:
+    def run_loader() -> None:
+        for _ in range(epochs):
+            total = 0.0
+            for batch_x, batch_y in batches:
+                opt.zero_grad()
+                batch_loss = criterion(model(batch_x), batch_y)
+                batch_loss.backward()
+                opt.step()
+                total += batch_loss.item()
+
+    def run_hand_tuned() -> None:
         for _ in range(epochs):
             order = torch.randperm(rows)
             total = 0.0
@@ -93,8 +107,13 @@ def torch_epochs(features: np.ndarray, targets: np.ndarray, widths: tuple[int, .
                 batch_loss = criterion(model(x.index_select(0, index)), y.index_select(0, index))
                 batch_loss.backward()
                 opt.step()
-                total += batch_loss.item()  # the epoch's mean loss, as nncli and scikit-learn keep it
-    return run
+                total += batch_loss.item()
+
+    if loader:
+        batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=batch_size,
+                                              shuffle=True)
+        return run_loader
+    return run_hand_tuned
 
 
 def sklearn_epochs(features: np.ndarray, labels: np.ndarray, widths: tuple[int, ...], *, batch_size: int,
