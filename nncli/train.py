@@ -87,18 +87,25 @@ def monitor_mode(monitor: str) -> str:
     return "min"
 
 
-def batch_step(model: Model, loss: Loss, x: np.ndarray, y: np.ndarray, settings: Settings) -> float:
-    """Forward and backward for one batch; fills the gradients and returns the (regularized) loss.
+def fuses_output(model: Model, loss: Loss) -> bool:
+    """Whether the loss takes the output layer's pre-activation (`Loss.from_logits`) instead of its output."""
+    activation = getattr(model.output_layer, "activation_fn", None)
+    return loss.fused_activation is not None and getattr(activation, "name", None) == loss.fused_activation
 
+
+def batch_step(model: Model, loss: Loss, x: np.ndarray, y: np.ndarray, settings: Settings,
+               fused: bool) -> tuple[float, np.ndarray]:
+    """Forward and backward for one batch: fills the gradients, returns the (regularized) loss and the outputs.
+
+    With `fused` (see `fuses_output`) the outputs are the logits: the output activation is left out in
+    training, and the loss's fused form gives the gradient with respect to the pre-activation.
     After a first batch of the same size it allocates no array: the loss gradient goes into the output
-    layer's "loss_grad" buffer (valid until the next step) and every other work array is a kept buffer.
+    layer's "loss_grad" buffer and every other work array is a kept buffer, valid until the next step.
     """
-    output = model.forward(x, training=True)
-    output_layer = model.output_layer
-    grad = output_layer.buffer("loss_grad", output.shape)
-    if loss.fused_activation is not None and \
-            getattr(getattr(output_layer, "activation_fn", None), "name", None) == loss.fused_activation:
-        value, grad = loss.from_logits(output_layer.preactivation, y, out=grad)
+    output = model.forward(x, training=True, logits=fused)
+    grad = model.output_layer.buffer("loss_grad", output.shape)
+    if fused:
+        value, grad = loss.from_logits(output, y, out=grad)
         model.backward(grad, from_preactivation=True)
     else:
         value, grad = loss.forward(output, y, out=grad)
@@ -109,7 +116,7 @@ def batch_step(model: Model, loss: Loss, x: np.ndarray, y: np.ndarray, settings:
                 weight = layer.params[key]
                 value += regularize(weight, layer.grads[key], settings.l1, settings.l2,
                                     layer.buffer("regularization." + key, weight.shape))
-    return value
+    return value, output
 
 
 def evaluate_split(model: Model, loss: Loss, split: Split, metrics: tuple[str, ...],
@@ -136,6 +143,7 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
     batch_size = min(settings.batch_size, rows)
     batches = math.ceil(rows / batch_size)
     params, grads = [model.flat_params], [model.flat_grads]
+    fused = fuses_output(model, loss)
     batch_x = np.empty((batch_size, train.features.shape[1]), dtype=train.features.dtype)
     batch_y = np.empty((batch_size, train.targets.shape[1]), dtype=train.targets.dtype)
     if state.train_outputs is None:
@@ -162,7 +170,7 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
                 # spares np.take the bounds-checked temporary copy it makes with out= otherwise
                 x = train.features.take(index, axis=0, out=batch_x[:stop - start], mode="clip")
                 y = train.targets.take(index, axis=0, out=batch_y[:stop - start], mode="clip")
-            value = batch_step(model, loss, x, y, settings)
+            value, outputs = batch_step(model, loss, x, y, settings, fused)
             if not math.isfinite(value):
                 raise TrainingError(
                     f"training diverged: the loss is {value} at epoch {epoch}, batch {state.batch}; the weights "
@@ -173,14 +181,17 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
             optimizer.step(params, grads)
             if settings.metrics:  # training metrics come from the outputs seen during the epoch
                 rows_seen = slice(start, stop) if state.order is None else state.order[start:stop]
-                state.train_outputs[rows_seen] = model.output_layer.output
+                state.train_outputs[rows_seen] = outputs  # logits when fused: activated at the epoch's end
             state.loss_sum += value
             state.batch += 1
             if on_batch is not None:
                 on_batch(state.batch - 1)
         record = {"epoch": epoch, "lr": optimizer.lr, "loss": state.loss_sum / batches}
         if settings.metrics:
-            record.update(compute_metrics(list(settings.metrics), train.targets, state.train_outputs))
+            seen = state.train_outputs
+            if fused:
+                seen = model.output_layer.activation_fn.forward(seen)
+            record.update(compute_metrics(list(settings.metrics), train.targets, seen))
         if valid is not None:
             record.update(evaluate_split(model, loss, valid, settings.metrics, prefix="val_"))
         record["seconds"] = state.epoch_seconds + time.perf_counter() - started

@@ -18,7 +18,7 @@ from nncli.nn.losses import LOSSES
 from nncli.nn.model import Model
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.nn.regularizers import clip_global_norm
-from nncli.train import Settings, batch_step
+from nncli.train import Settings, batch_step, fuses_output
 
 FEATURES = 10
 BOUND = 8 * 1024  # bytes; one float32 hidden activation at batch 256 is 256 * 64 * 4 = 64 KiB
@@ -90,7 +90,7 @@ def training_step(case: str, dtype, seed: int = 0):
 
     def step(rows):
         x, y = batch(rows)
-        value = batch_step(model, loss, x, y, settings)
+        value, _ = batch_step(model, loss, x, y, settings, fuses_output(model, loss))
         if settings.clip_norm is not None:
             clip_global_norm(grads, settings.clip_norm)
         optimizer.step(params, grads)

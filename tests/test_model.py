@@ -7,7 +7,7 @@ from nncli.errors import ModelFileError
 from nncli.nn.losses import LOSSES
 from nncli.nn.model import Model
 from nncli.runs import read_arrays, write_arrays
-from nncli.train import Settings, batch_step
+from nncli.train import Settings, batch_step, fuses_output
 from tests.gradcheck import assert_gradients_close, numerical_gradient
 
 BRANCHING = [
@@ -28,15 +28,17 @@ def one_hot(rng, rows, classes):
 
 
 def check_model_gradients(model, loss, x, y, settings, reseed=None):
-    def objective():
-        if reseed is not None:
-            reseed(model)
-        return batch_step(model, loss, x, y, settings)
+    """Both paths where they differ: the fused loss on logits, and the loss on the activated outputs."""
+    for fused in {fuses_output(model, loss), False}:
+        def objective(fused=fused):
+            if reseed is not None:
+                reseed(model)
+            return batch_step(model, loss, x, y, settings, fused)[0]
 
-    objective()
-    analytic = {key: grad.copy() for key, _, grad in model.parameters}
-    for key, param, _ in model.parameters:
-        assert_gradients_close(analytic[key], numerical_gradient(objective, param), rtol=1e-5, atol=1e-8)
+        objective()
+        analytic = {key: grad.copy() for key, _, grad in model.parameters}
+        for key, param, _ in model.parameters:
+            assert_gradients_close(analytic[key], numerical_gradient(objective, param), rtol=1e-5, atol=1e-8)
 
 
 def reseed_dropout(model):
@@ -127,7 +129,7 @@ def test_same_seed_same_weights_and_float32_end_to_end():
         np.testing.assert_array_equal(pa, pb)
     x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
     y = one_hot(np.random.default_rng(1), 8, 3).astype(np.float32)
-    batch_step(a, LOSSES.create("categorical_crossentropy"), x, y, Settings(epochs=1, l2=0.1))
+    batch_step(a, LOSSES.create("categorical_crossentropy"), x, y, Settings(epochs=1, l2=0.1), fused=True)
     assert all(grad.dtype == np.float32 for _, _, grad in a.parameters)
 
 

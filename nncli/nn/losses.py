@@ -177,15 +177,15 @@ class CategoricalCrossentropy(Loss):
         target, grad, buffers = self._start(logits, target, out)
         rows = logits.shape[0]
         row_values = scratch(buffers, "rows", (rows, 1), logits.dtype)
-        # -Σ y (z - logsumexp(z)) with the row maximum taken out of the exponentials
+        # -Σ y (z - logsumexp(z)) with the row maximum m taken out of the exponentials: with rows of y
+        # summing to 1 (one-hot targets) that is Σ_rows log Σ_k exp(z - m) - Σ y (z - m)
         shifted = np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True, out=row_values),
                               out=grad)
         exps = exp_nonpositive(shifted, out=scratch(buffers, "exps", logits.shape, logits.dtype),
                                buffers=buffers)
         sums = np.add.reduce(exps, axis=1, keepdims=True, out=row_values)
         log_sums = np.log(sums, out=scratch(buffers, "log_sums", (rows, 1), logits.dtype))
-        shifted -= log_sums  # log softmax
-        loss = -float(np.einsum("ij,ij->", target, shifted)) / rows
+        loss = (float(np.add.reduce(log_sums, axis=None)) - float(np.vdot(target, shifted))) / rows
         # d/dz = (softmax(z) - y) / rows, valid because each target row sums to 1
         grad = np.divide(exps, sums, out=grad)
         grad -= target

@@ -83,12 +83,20 @@ class Model:
     def output_width(self) -> int:
         return self.widths[-1]
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """The output for a batch. The array may be a reused buffer: copy it to keep it past the next call."""
+    def forward(self, x: np.ndarray, training: bool = False, logits: bool = False) -> np.ndarray:
+        """The output for a batch. The array may be a reused buffer: copy it to keep it past the next call.
+
+        With `logits` the output layer (a dense layer) leaves its activation out and returns its
+        pre-activation, what a loss fused with that activation takes (`Loss.from_logits`).
+        """
         outputs: list[np.ndarray | None] = [None] * len(self.layers)
+        last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
             layer_inputs = [x if j < 0 else outputs[j] for j in self.inputs[index]]
-            outputs[index] = layer.forward(layer_inputs, training)
+            if logits and index == last:
+                outputs[index] = layer.forward(layer_inputs, training, activate=False)
+            else:
+                outputs[index] = layer.forward(layer_inputs, training)
         return outputs[-1]
 
     def backward(self, grad_output: np.ndarray, from_preactivation: bool = False) -> None:

@@ -70,7 +70,8 @@ class Dense(Layer):
         self._forward_rows = self._backward_rows = -1  # batch size the buffers below were fetched for
         return self.units
 
-    def forward(self, inputs: list[np.ndarray], training: bool) -> np.ndarray:
+    def forward(self, inputs: list[np.ndarray], training: bool, activate: bool = True) -> np.ndarray:
+        """The layer's output; without `activate`, its pre-activation (and `output` is None until the next call)."""
         (x,) = inputs
         rows = x.shape[0]
         if rows != self._forward_rows:
@@ -82,7 +83,13 @@ class Dense(Layer):
         if self.use_bias:
             z += self.params["bias"]
         self.preactivation = z
-        self.output = z if self.is_linear else self.activation_fn.forward(z, out=self._a)
+        if self.is_linear:
+            self.output = z
+        elif activate:
+            self.output = self.activation_fn.forward(z, out=self._a)
+        else:
+            self.output = None
+            return z
         return self.output
 
     def backward(self, grad_output: np.ndarray, from_preactivation: bool = False) -> list[np.ndarray]:
