@@ -74,15 +74,15 @@ def phases(features: np.ndarray, onehot: np.ndarray, epochs: int = 2) -> dict[st
             x = np.take(features, index, axis=0, out=batch_x[:n])
             y = np.take(onehot, index, axis=0, out=batch_y[:n])
             t1 = clock()
-            model.forward(x, training=True)
+            logits = model.forward(x, training=True, logits=True)
             t2 = clock()
-            _, grad = loss.from_logits(model.output_layer.preactivation, y)
+            _, grad = loss.from_logits(logits, y)
             t3 = clock()
             model.backward(grad, from_preactivation=True)
             t4 = clock()
             optimizer.step(params, grads)
             t5 = clock()
-            outputs[index] = model.output_layer.output
+            outputs[index] = logits
             t6 = clock()
             for key, seconds in zip(totals, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True):
                 totals[key] += seconds

@@ -20,8 +20,14 @@ import pandas as pd
 
 from nncli import runs
 from nncli.arrays import training_objects
-from nncli.checkpoint import (checkpoint_config, checkpoint_fingerprint, checkpoint_wall_seconds, read_checkpoint,
-                              restore_checkpoint, save_checkpoint)
+from nncli.checkpoint import (
+    checkpoint_config,
+    checkpoint_fingerprint,
+    checkpoint_wall_seconds,
+    read_checkpoint,
+    restore_checkpoint,
+    save_checkpoint,
+)
 from nncli.config import Config, config_differences, config_error, load_config
 from nncli.data import Preprocessor, load_datasets, read_table
 from nncli.errors import ConfigError, ModelFileError, TrainingError

@@ -10,9 +10,16 @@ import pytest
 import yaml
 from pydantic import AfterValidator
 
-from nncli.config import (Config, ConfigError, config_differences, config_error, config_from_dict, load_config,
-                          parse_config)
-from nncli.config import resolve
+from nncli.config import (
+    Config,
+    ConfigError,
+    config_differences,
+    config_error,
+    config_from_dict,
+    load_config,
+    parse_config,
+    resolve,
+)
 from nncli.config.yamlio import read_yaml
 from nncli.registry import Configurable, Registry
 

@@ -209,7 +209,8 @@ def _parse_block(block: bytes, sep: str, names: pd.Index, numbers: np.dtype, exa
     if frame.shape[1] != len(names) or (b"\r" in block and rows != block.count(b"\n") + (block[-1:] != b"\n")):
         raise _Unsupported("rows do not match lines")  # a lone "\r" ended a line
     dtypes = list(frame.dtypes)
-    if any(dtype == object for dtype in dtypes):  # mixed cells: the whole-file parser decides what they become
+    # mixed cells: the whole-file parser decides what they become (pandas dtypes compare equal to object)
+    if any(dtype == object for dtype in dtypes):  # noqa: E721
         raise _Unsupported("a column of mixed cells")
     cast = tuple(position for position, (name, dtype) in enumerate(zip(names, dtypes))
                  if isinstance(dtype, np.dtype) and dtype.kind in "if" and name not in exact)

@@ -14,8 +14,16 @@ import numpy as np
 import pandas as pd
 
 from nncli.data.cells import Factor, factor, label_values, line_of, sort_labels
-from nncli.data.checks import (Cells, Factors, handle_missing, label_codes, read_cells, require_columns,
-                               resolve_categorical, resolve_features)
+from nncli.data.checks import (
+    Cells,
+    Factors,
+    handle_missing,
+    label_codes,
+    read_cells,
+    require_columns,
+    resolve_categorical,
+    resolve_features,
+)
 from nncli.errors import ConfigError, DataError
 
 ENCODINGS = {"classification": ("binary", "onehot"), "regression": ("values",)}
