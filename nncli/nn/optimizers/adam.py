@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli.nn.optimizers import fused
 from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer, add_weight_decay
 from nncli.nn.params import Bool, NonNegativeFloat, UnitRate
 
@@ -46,6 +47,20 @@ class Adam(Optimizer):
         # the same update up to rounding in 10 passes over the parameters instead of 13, the hot loop of a
         # large network
         beta1, beta2 = self.betas
+        step = float(self.steps)
+        c = ((1.0 - beta2) / (1.0 - beta2**step)) ** 0.5
+        step_size = lr * (1.0 - beta1) / ((1.0 - beta1**step) * c)
+        kernel = fused.kernel("adam", param)
+        if kernel is not None:
+            scalar = param.dtype.type
+            decay = 1.0 - lr * self.weight_decay if self.decoupled else 1.0
+            coupled_decay = 0.0 if self.decoupled else self.weight_decay
+            kernel(param.reshape(-1), grad.reshape(-1), state["exp_avg_sum"].reshape(-1),
+                   state["exp_avg_sq_sum"].reshape(-1),
+                   state.get("max_exp_avg_sq_sum", state["exp_avg_sq_sum"]).reshape(-1), self.amsgrad,
+                   scalar(decay), scalar(coupled_decay), scalar(beta1), scalar(beta2), scalar(self.eps / c),
+                   scalar(step_size))
+            return
         tmp, denom = scratch["tmp"], scratch["denom"]
         if self.weight_decay != 0:
             if self.decoupled:
@@ -60,9 +75,6 @@ class Adam(Optimizer):
         v_sum += tmp
         if self.amsgrad:
             v_sum = np.maximum(state["max_exp_avg_sq_sum"], v_sum, out=state["max_exp_avg_sq_sum"])
-        step = float(self.steps)
-        c = ((1.0 - beta2) / (1.0 - beta2**step)) ** 0.5
-        step_size = lr * (1.0 - beta1) / ((1.0 - beta1**step) * c)
         np.sqrt(v_sum, out=denom)
         denom += self.eps / c
         np.divide(m_sum, denom, out=tmp)

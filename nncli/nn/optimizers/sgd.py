@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.errors import ConfigError
+from nncli.nn.optimizers import fused
 from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer, add_weight_decay
 from nncli.nn.params import Bool, NonNegativeFloat, UnitInterval
 
@@ -40,6 +41,13 @@ class SGD(Optimizer):
         return ("grad", "tmp")
 
     def _update(self, param, grad, lr, state, scratch):
+        kernel = fused.kernel("sgd", param) if self.momentum != 0 else None
+        if kernel is not None:
+            scalar = param.dtype.type
+            kernel(param.reshape(-1), grad.reshape(-1), state["momentum_buffer"].reshape(-1), self.steps == 1,
+                   scalar(self.momentum), scalar(1.0 - self.dampening), self.nesterov, scalar(self.weight_decay),
+                   scalar(lr))
+            return
         tmp = scratch["tmp"]
         if self.weight_decay != 0:
             grad = add_weight_decay(grad, param, self.weight_decay, out=scratch["grad"])

@@ -1,0 +1,85 @@
+"""The numba kernels of nncli.nn.optimizers.fused give the numpy passes' results bit for bit."""
+
+import numpy as np
+import pytest
+
+from nncli.nn.optimizers import fused, get_optimizer
+
+pytest.importorskip("numba")
+
+SIZE = 4099  # not a multiple of any vector width: the loops' remainders are covered too
+
+CASES = {
+    "adam": {"type": "adam", "lr": 1e-2},
+    "adam-amsgrad-l2": {"type": "adam", "lr": 1e-2, "amsgrad": True, "weight_decay": 0.1},
+    "adam-betas": {"type": "adam", "lr": 3e-3, "betas": [0.0, 0.5], "eps": 1e-3},
+    "adamw": {"type": "adamw", "lr": 1e-2},
+    "adamw-amsgrad": {"type": "adamw", "lr": 1e-2, "weight_decay": 0.3, "amsgrad": True},
+    "sgd-momentum": {"type": "sgd", "lr": 0.1, "momentum": 0.9},
+    "sgd-dampening-l2": {"type": "sgd", "lr": 0.05, "momentum": 0.5, "dampening": 0.3, "weight_decay": 0.01},
+    "sgd-nesterov": {"type": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.02},
+}
+
+
+def run_steps(spec, dtype, grads, lrs, fused_on: bool, monkeypatch) -> tuple[np.ndarray, dict]:
+    monkeypatch.setenv("NNCLI_FUSED", "1" if fused_on else "0")
+    param = np.linspace(-2.0, 2.0, SIZE).astype(dtype)
+    optimizer = get_optimizer(dict(spec))
+    for grad, lr in zip(grads, lrs):
+        optimizer.lr = lr
+        optimizer.step([param], [grad])
+    return param, optimizer.state_dict()
+
+
+@pytest.fixture(autouse=True)
+def small_arrays_use_kernels(monkeypatch):
+    monkeypatch.setattr(fused, "MIN_SIZE", 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_kernel_matches_numpy_passes_bit_for_bit(case, dtype, monkeypatch):
+    rng = np.random.default_rng(3)
+    grads = [(rng.standard_normal(SIZE) * scale).astype(dtype) for scale in (1.0, 1e-3, 10.0, 0.0, 1e-8, 1.0)]
+    grads[2][:7] = 0.0
+    lrs = [0.1, 0.1, 0.05, 0.05, 0.01, 0.2]  # a schedule changes lr between steps
+    expected_param, expected_state = run_steps(CASES[case], dtype, grads, lrs, False, monkeypatch)
+    param, state = run_steps(CASES[case], dtype, grads, lrs, True, monkeypatch)
+    assert fused.kernel(CASES[case]["type"].removesuffix("w"), param) is not None
+    np.testing.assert_array_equal(param, expected_param)
+    assert state.keys() == expected_state.keys()
+    for key in state:
+        np.testing.assert_array_equal(state[key], expected_state[key], err_msg=key)
+        assert state[key].dtype == expected_state[key].dtype
+
+
+@pytest.mark.parametrize("case", ["adam-amsgrad-l2", "sgd-nesterov"])
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_non_finite_gradients_propagate_as_in_numpy(case, monkeypatch):
+    grads = [np.full(SIZE, 0.5, dtype=np.float32) for _ in range(3)]
+    grads[1][:3] = [np.nan, np.inf, -np.inf]
+    expected_param, expected_state = run_steps(CASES[case], np.float32, grads, [0.1] * 3, False, monkeypatch)
+    param, state = run_steps(CASES[case], np.float32, grads, [0.1] * 3, True, monkeypatch)
+    np.testing.assert_array_equal(param, expected_param)
+    for key in state:
+        np.testing.assert_array_equal(state[key], expected_state[key], err_msg=key)
+
+
+def test_when_kernels_are_used(monkeypatch):
+    monkeypatch.setattr(fused, "MIN_SIZE", 1000)
+    assert fused.kernel("adam", np.zeros(999, dtype=np.float32)) is None  # numpy is quicker than compiling
+    assert fused.kernel("adam", np.zeros(1000, dtype=np.float32)) is not None
+    assert fused.kernel("adam", np.zeros((100, 20), dtype=np.float32)[:, ::2]) is None  # not contiguous
+    monkeypatch.setenv("NNCLI_FUSED", "0")
+    assert fused.kernel("adam", np.zeros(1000, dtype=np.float32)) is None
+
+
+@pytest.mark.parametrize("spec", [{"type": "sgd", "lr": 0.1}, {"type": "rmsprop"}, {"type": "adagrad"}])
+def test_optimizers_without_kernels_step_through_numpy(spec, monkeypatch):
+    """Kernels exist for adam/adamw and sgd with momentum; the others take the numpy passes either way."""
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(SIZE).astype(np.float32) for _ in range(3)]
+    expected, _ = run_steps(spec, np.float32, grads, [0.01] * 3, False, monkeypatch)
+    param, _ = run_steps(spec, np.float32, grads, [0.01] * 3, True, monkeypatch)
+    np.testing.assert_array_equal(param, expected)
+    assert not np.array_equal(param, np.linspace(-2.0, 2.0, SIZE).astype(np.float32))
