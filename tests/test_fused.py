@@ -83,3 +83,25 @@ def test_optimizers_without_kernels_step_through_numpy(spec, monkeypatch):
     param, _ = run_steps(spec, np.float32, grads, [0.01] * 3, True, monkeypatch)
     np.testing.assert_array_equal(param, expected)
     assert not np.array_equal(param, np.linspace(-2.0, 2.0, SIZE).astype(np.float32))
+
+
+@pytest.mark.parametrize("epochs, compiled", [(1, False), (10**6, True)])
+def test_training_asks_for_kernels_only_when_the_run_is_large_enough(epochs, compiled):
+    """fit weighs the run (parameters x planned steps) against the one-off cost of getting the kernels."""
+    from nncli.nn.losses import LOSSES
+    from nncli.nn.model import Model
+    from nncli.nn.schedules import SCHEDULES
+    from nncli.train import Settings, Split, TrainingState, fit
+
+    rng = np.random.default_rng(0)
+    specs = [{"type": "dense", "units": 128, "activation": "relu"}, {"type": "dense", "units": 128},
+             {"type": "dense", "units": 1}]
+    model = Model(specs, 4, rng=rng)
+    assert model.flat_params.size >= 10_000
+    optimizer = get_optimizer({"type": "adam"})
+    x = rng.normal(size=(64, 4)).astype(np.float32)
+    loop = fit(model, LOSSES.create("mse"), optimizer, SCHEDULES.create("constant"), Split(x, x[:, :1]), None,
+               Settings(epochs=epochs, batch_size=8), rng, TrainingState(), base_lr=1e-3)
+    next(loop)
+    assert optimizer.compiled is compiled
+    assert fused.worth_compiling(model.flat_params.size, 8 * epochs) is compiled

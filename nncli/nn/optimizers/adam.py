@@ -50,7 +50,7 @@ class Adam(Optimizer):
         step = float(self.steps)
         c = ((1.0 - beta2) / (1.0 - beta2**step)) ** 0.5
         step_size = lr * (1.0 - beta1) / ((1.0 - beta1**step) * c)
-        kernel = fused.kernel("adam", param)
+        kernel = fused.kernel("adam", param) if self.compiled else None
         if kernel is not None:
             scalar = param.dtype.type
             decay = 1.0 - lr * self.weight_decay if self.decoupled else 1.0

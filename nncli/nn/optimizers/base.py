@@ -24,6 +24,9 @@ class Optimizer(Configurable):
 
     def __init__(self) -> None:
         self.steps = 0
+        # may large parameter arrays use the compiled kernels of `nncli.nn.optimizers.fused` (same results)?
+        # The training loop decides from the run's size; a direct user gets them for large arrays.
+        self.compiled = True
         self._state: list[dict[str, np.ndarray]] = []  # per parameter, saved by state_dict
         self._scratch: list[dict[str, np.ndarray]] = []  # per parameter, never saved
 

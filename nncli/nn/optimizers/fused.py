@@ -6,10 +6,11 @@ and numpy runs it on one core. A compiled loop does every operation of an elemen
 operations in the same order and precision, so the parameters come out bit for bit as from the numpy
 passes (tests/test_fused.py checks it), three to four times faster.
 
-The kernels are used for parameter arrays of at least `MIN_SIZE` elements: below that the numpy passes
-take microseconds and importing numba (a quarter of a second) and compiling a kernel (about a second on its
-first use, then read from numba's on-disk cache) would cost more than they save. `NNCLI_FUSED=0` in the
-environment turns them off.
+A kernel costs about 0.7 s once per process (importing numba and loading the kernel from numba's on-disk
+cache; compiling it on the very first use, about a second more) and then saves about 1 ns per parameter and
+step. The training loop therefore asks for them (`Optimizer.compiled`) only when the run plans at least
+`MIN_WORK` parameter updates (`worth_compiling`), and they serve parameter arrays of at least `MIN_SIZE`
+elements. `NNCLI_FUSED=0` in the environment turns them off.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-MIN_SIZE = 100_000
+MIN_SIZE = 10_000
+MIN_WORK = 1e9  # parameters x steps: about 1 s saved for the 0.7 s a process spends to get the kernels
+
+
+def worth_compiling(parameters: int, steps: int) -> bool:
+    """Whether a run of `steps` optimizer steps over `parameters` parameters gains from the kernels."""
+    return parameters >= MIN_SIZE and parameters * steps >= MIN_WORK
 
 _kernels: dict[str, Callable] | None = None
 

@@ -41,7 +41,7 @@ class SGD(Optimizer):
         return ("grad", "tmp")
 
     def _update(self, param, grad, lr, state, scratch):
-        kernel = fused.kernel("sgd", param) if self.momentum != 0 else None
+        kernel = fused.kernel("sgd", param) if self.compiled and self.momentum != 0 else None
         if kernel is not None:
             scalar = param.dtype.type
             kernel(param.reshape(-1), grad.reshape(-1), state["momentum_buffer"].reshape(-1), self.steps == 1,
