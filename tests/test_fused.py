@@ -105,3 +105,15 @@ def test_training_asks_for_kernels_only_when_the_run_is_large_enough(epochs, com
     next(loop)
     assert optimizer.compiled is compiled
     assert fused.worth_compiling(model.flat_params.size, 8 * epochs) is compiled
+
+
+def test_a_kernel_that_cannot_run_falls_back_to_numpy(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("no code generation here")
+
+    monkeypatch.setattr(fused, "_kernels", {"adam": broken})
+    monkeypatch.setattr(fused, "_ready", {})
+    assert fused.kernel("adam", np.zeros(SIZE, dtype=np.float32)) is None
+    param = np.ones(SIZE, dtype=np.float32)
+    get_optimizer({"type": "adam"}).step([param], [np.ones(SIZE, dtype=np.float32)])
+    np.testing.assert_allclose(param, 1.0 - 1e-3, rtol=1e-6)  # the numpy passes' first Adam step: p - lr

@@ -29,7 +29,9 @@ def worth_compiling(parameters: int, steps: int) -> bool:
     """Whether a run of `steps` optimizer steps over `parameters` parameters gains from the kernels."""
     return parameters >= MIN_SIZE and parameters * steps >= MIN_WORK
 
+
 _kernels: dict[str, Callable] | None = None
+_ready: dict[tuple[str, np.dtype], Callable | None] = {}  # kernels that ran once for a dtype, or None
 
 
 def kernel(name: str, param: np.ndarray) -> Callable | None:
@@ -40,8 +42,22 @@ def kernel(name: str, param: np.ndarray) -> Callable | None:
     """
     if param.size < MIN_SIZE or not param.flags.c_contiguous or os.environ.get("NNCLI_FUSED", "1") == "0":
         return None
-    kernels = _compiled()
-    return kernels.get(name) if kernels else None
+    slot = (name, param.dtype)
+    if slot not in _ready:
+        _ready[slot] = _tried(name, param.dtype)
+    return _ready[slot]
+
+
+def _tried(name: str, dtype: np.dtype) -> Callable | None:
+    """The kernel after a first call on a few elements (which compiles it), or None if it cannot run here."""
+    function = _compiled().get(name)
+    if function is None:
+        return None
+    try:
+        function(*_TRIAL_ARGUMENTS[name](dtype))
+    except Exception:  # numba present but unable to compile for this platform or dtype: numpy it is
+        return None
+    return function
 
 
 def _compiled() -> dict[str, Callable]:
@@ -115,3 +131,17 @@ def sgd(param, grad, momentum_buffer, first_step, momentum, damping, nesterov, w
 
 
 _PYTHON_KERNELS = {"adam": adam, "sgd": sgd}
+
+
+def _adam_trial(dtype: np.dtype) -> tuple:
+    arrays = [np.ones(4, dtype=dtype) for _ in range(5)]
+    return (*arrays, True, *(dtype.type(value) for value in (0.5, 0.1, 0.9, 0.99, 1e-3, 1e-2)))
+
+
+def _sgd_trial(dtype: np.dtype) -> tuple:
+    arrays = [np.ones(4, dtype=dtype) for _ in range(3)]
+    return (*arrays, False, *(dtype.type(value) for value in (0.9, 1.0)), True,
+            *(dtype.type(value) for value in (0.1, 0.01)))
+
+
+_TRIAL_ARGUMENTS = {"adam": _adam_trial, "sgd": _sgd_trial}
