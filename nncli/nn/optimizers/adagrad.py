@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli.nn.optimizers import fused
 from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer, add_weight_decay
 from nncli.nn.params import NonNegativeFloat
 
@@ -37,10 +38,16 @@ class Adagrad(Optimizer):
         return ("grad", "tmp", "std")
 
     def _update(self, param, grad, lr, state, scratch):
+        clr = lr / (1.0 + (self.steps - 1) * self.lr_decay)
+        kernel = fused.kernel("adagrad", param) if self.compiled else None
+        if kernel is not None:
+            scalar = param.dtype.type
+            kernel(param.reshape(-1), grad.reshape(-1), state["sum"].reshape(-1), scalar(self.weight_decay),
+                   scalar(self.eps), scalar(clr))
+            return
         tmp, std = scratch["tmp"], scratch["std"]
         if self.weight_decay != 0:
             grad = add_weight_decay(grad, param, self.weight_decay, out=scratch["grad"])
-        clr = lr / (1.0 + (self.steps - 1) * self.lr_decay)
         state_sum = state["sum"]
         np.multiply(grad, grad, out=tmp)
         state_sum += tmp

@@ -108,40 +108,98 @@ def adam(param, grad, exp_avg_sum, exp_avg_sq_sum, max_exp_avg_sq_sum, amsgrad, 
         param[i] = p - m / (math.sqrt(v) + denom_eps) * step_size
 
 
-def sgd(param, grad, momentum_buffer, first_step, momentum, damping, nesterov, weight_decay, lr):
-    """`nncli.nn.optimizers.sgd.SGD._update` with momentum, for one flat array; scalars in the arrays' dtype.
+def sgd(param, grad, momentum_buffer, use_momentum, first_step, momentum, damping, nesterov, weight_decay, lr):
+    """`nncli.nn.optimizers.sgd.SGD._update` for one flat array; scalars in the arrays' dtype.
 
-    `damping` is 1 - dampening.
+    `damping` is 1 - dampening; without `use_momentum`, `momentum_buffer` is not touched.
     """
     for i in range(param.shape[0]):
         p = param[i]
         g = grad[i]
         if weight_decay != 0:
             g = g + p * weight_decay
-        if first_step:
-            b = g
-        else:
-            b = momentum_buffer[i] * momentum + g * damping
-        momentum_buffer[i] = b
-        if nesterov:
-            g = g + b * momentum
-        else:
-            g = b
+        if use_momentum:
+            if first_step:
+                b = g
+            else:
+                b = momentum_buffer[i] * momentum + g * damping
+            momentum_buffer[i] = b
+            if nesterov:
+                g = g + b * momentum
+            else:
+                g = b
         param[i] = p - g * lr
 
 
-_PYTHON_KERNELS = {"adam": adam, "sgd": sgd}
+def rmsprop(param, grad, square_avg, grad_avg, momentum_buffer, centered, use_momentum, alpha, one_minus_alpha,
+            lerp_small, lerp_weight, eps, momentum, weight_decay, lr):
+    """`nncli.nn.optimizers.rmsprop.RMSprop._update` for one flat array; scalars in the arrays' dtype.
+
+    `grad_avg` (centered) and `momentum_buffer` (momentum > 0) are touched only when used. The centered
+    average follows `lerp_`: `a + (g - a) * lerp_weight` when `lerp_small`, else `g - (g - a) * lerp_weight`
+    (there the weight is 1 minus torch's).
+    """
+    for i in range(param.shape[0]):
+        p = param[i]
+        g = grad[i]
+        if weight_decay != 0:
+            g = g + p * weight_decay
+        sq = square_avg[i] * alpha + g * one_minus_alpha * g
+        square_avg[i] = sq
+        if centered:
+            a = grad_avg[i]
+            if lerp_small:
+                a = a + (g - a) * lerp_weight
+            else:
+                a = g - (g - a) * lerp_weight
+            grad_avg[i] = a
+            avg = math.sqrt(-a * a + sq) + eps
+        else:
+            avg = math.sqrt(sq) + eps
+        if use_momentum:
+            b = momentum_buffer[i] * momentum + g / avg
+            momentum_buffer[i] = b
+            param[i] = p - b * lr
+        else:
+            param[i] = p + g * -lr / avg
+
+
+def adagrad(param, grad, state_sum, weight_decay, eps, clr):
+    """`nncli.nn.optimizers.adagrad.Adagrad._update` for one flat array; scalars in the arrays' dtype."""
+    for i in range(param.shape[0]):
+        p = param[i]
+        g = grad[i]
+        if weight_decay != 0:
+            g = g + p * weight_decay
+        total = state_sum[i] + g * g
+        state_sum[i] = total
+        param[i] = p + g * -clr / (math.sqrt(total) + eps)
+
+
+_PYTHON_KERNELS = {"adam": adam, "sgd": sgd, "rmsprop": rmsprop, "adagrad": adagrad}
+
+
+def _scalars(dtype: np.dtype, *values: float) -> tuple:
+    return tuple(dtype.type(value) for value in values)
 
 
 def _adam_trial(dtype: np.dtype) -> tuple:
     arrays = [np.ones(4, dtype=dtype) for _ in range(5)]
-    return (*arrays, True, *(dtype.type(value) for value in (0.5, 0.1, 0.9, 0.99, 1e-3, 1e-2)))
+    return (*arrays, True, *_scalars(dtype, 0.5, 0.1, 0.9, 0.99, 1e-3, 1e-2))
 
 
 def _sgd_trial(dtype: np.dtype) -> tuple:
     arrays = [np.ones(4, dtype=dtype) for _ in range(3)]
-    return (*arrays, False, *(dtype.type(value) for value in (0.9, 1.0)), True,
-            *(dtype.type(value) for value in (0.1, 0.01)))
+    return (*arrays, True, False, *_scalars(dtype, 0.9, 1.0), True, *_scalars(dtype, 0.1, 0.01))
 
 
-_TRIAL_ARGUMENTS = {"adam": _adam_trial, "sgd": _sgd_trial}
+def _rmsprop_trial(dtype: np.dtype) -> tuple:
+    arrays = [np.ones(4, dtype=dtype) for _ in range(5)]
+    return (*arrays, True, True, *_scalars(dtype, 0.99, 0.01), True, *_scalars(dtype, 0.01, 1e-8, 0.9, 0.1, 0.01))
+
+
+def _adagrad_trial(dtype: np.dtype) -> tuple:
+    return (*(np.ones(4, dtype=dtype) for _ in range(3)), *_scalars(dtype, 0.1, 1e-10, 0.01))
+
+
+_TRIAL_ARGUMENTS = {"adam": _adam_trial, "sgd": _sgd_trial, "rmsprop": _rmsprop_trial, "adagrad": _adagrad_trial}

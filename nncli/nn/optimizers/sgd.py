@@ -41,10 +41,11 @@ class SGD(Optimizer):
         return ("grad", "tmp")
 
     def _update(self, param, grad, lr, state, scratch):
-        kernel = fused.kernel("sgd", param) if self.compiled and self.momentum != 0 else None
+        kernel = fused.kernel("sgd", param) if self.compiled else None
         if kernel is not None:
             scalar = param.dtype.type
-            kernel(param.reshape(-1), grad.reshape(-1), state["momentum_buffer"].reshape(-1), self.steps == 1,
+            buffer = state["momentum_buffer"] if self.momentum != 0 else param  # the kernel leaves it alone then
+            kernel(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), self.momentum != 0, self.steps == 1,
                    scalar(self.momentum), scalar(1.0 - self.dampening), self.nesterov, scalar(self.weight_decay),
                    scalar(lr))
             return
