@@ -115,3 +115,12 @@ def test_a_kernel_that_cannot_run_falls_back_to_numpy(monkeypatch):
     param = np.ones(SIZE, dtype=np.float32)
     get_optimizer({"type": "adam"}).step([param], [np.ones(SIZE, dtype=np.float32)])
     np.testing.assert_allclose(param, 1.0 - 1e-3, rtol=1e-6)  # the numpy passes' first Adam step: p - lr
+
+
+def test_numba_with_its_jit_disabled_is_not_used(monkeypatch):
+    import numba
+
+    monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
+    monkeypatch.setattr(fused, "_kernels", None)
+    monkeypatch.setattr(fused, "_ready", {})
+    assert fused.kernel("adam", np.zeros(SIZE, dtype=np.float32)) is None

@@ -67,8 +67,9 @@ def _compiled() -> dict[str, Callable]:
             import numba
         except ImportError:
             _kernels = {}
-        else:
-            _kernels = {name: _jit(numba, function) for name, function in _PYTHON_KERNELS.items()}
+        else:  # NUMBA_DISABLE_JIT would run the loops in Python, a thousand times slower than numpy
+            _kernels = {} if numba.config.DISABLE_JIT else {
+                name: _jit(numba, function) for name, function in _PYTHON_KERNELS.items()}
     return _kernels
 
 
