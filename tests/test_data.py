@@ -508,3 +508,33 @@ def test_classification_with_a_regression_loss_encodes_for_the_output_width(tmp_
     settings.layers = [{"type": "dense", "units": 2}]
     onehot = load_datasets(settings, np.random.default_rng(0))
     np.testing.assert_array_equal(onehot.train.targets, [[1, 0], [0, 1], [0, 1], [1, 0]])
+
+
+@pytest.mark.parametrize("rows, parts", [(0, 2), (1, 2), (8192, 2), (8193, 2), (100000, 2), (100000, 3), (50, 1)])
+def test_row_ranges_cover_the_rows_in_whole_blocks(rows, parts):
+    from nncli.data.preprocess import _BLOCK_ROWS, _row_ranges
+
+    ranges = _row_ranges(rows, parts)
+    assert ranges[0][0] == 0 and ranges[-1][1] == rows and len(ranges) <= parts
+    assert all(first < last or rows == 0 for first, last in ranges)
+    assert all(previous[1] == current[0] for previous, current in zip(ranges, ranges[1:]))
+    assert all(first % _BLOCK_ROWS == 0 for first, _ in ranges)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_features_on_worker_threads_equal_one_thread(monkeypatch, dtype):
+    import nncli.data.preprocess as preprocess
+
+    rng = np.random.default_rng(0)
+    rows = 3 * preprocess._PARALLEL_ROWS // 2 + 17
+    frame = pd.DataFrame({"a": rng.normal(3.0, 2.0, rows), "b": rng.integers(0, 9, rows).astype(np.float64),
+                          "c": rng.choice(["u", "v", "w"], rows), "y": rng.normal(size=rows)})
+    preprocessor, prepared = Preprocessor.fit_prepare(
+        frame, target=["y"], features="all", categorical="auto", scale="standard", missing="error",
+        task="regression", target_encoding="values", source="train.csv", dtype=dtype)
+    monkeypatch.setattr(preprocess, "worker_count", lambda: 1)
+    alone = preprocessor.features(prepared, dtype)
+    monkeypatch.setattr(preprocess, "worker_count", lambda: 3)
+    threaded = preprocessor.features(prepared, dtype)
+    np.testing.assert_array_equal(threaded, alone)
+    assert alone.shape == (rows, 5) and np.isclose(alone[:, 0].mean(), 0.0, atol=1e-6)

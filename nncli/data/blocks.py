@@ -145,7 +145,7 @@ def _header(line: bytes, sep: str) -> pd.Index:
     return pd.read_csv(io.BytesIO(line), sep=sep, header=0, index_col=False, encoding="utf-8", engine="c").columns
 
 
-def _workers() -> int:
+def worker_count() -> int:
     try:
         available = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -156,7 +156,7 @@ def _workers() -> int:
 def _parse_all(path: Path, start: int, block: int, sep: str, names: pd.Index, numbers: np.dtype, exact: set[str]):
     """Each block's columns and byte length, in file order; workers read their own blocks, at most two each
     waiting in memory."""
-    workers = _workers()
+    workers = worker_count()
     pending: list[tuple[Future, int]] = []
     with open(path, "rb") as handle, ThreadPoolExecutor(max_workers=workers) as pool:
         try:

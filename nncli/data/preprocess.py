@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from nncli.data.blocks import _workers
+from nncli.data.blocks import worker_count
 from nncli.data.cells import Factor, factor, label_values, line_of, sort_labels
 from nncli.data.checks import (
     Cells,
@@ -165,7 +165,7 @@ class Preprocessor:
         out = np.empty((rows, self.input_width), dtype=dtype)
         columns = [_floats(frame[name]) for name, *_ in self._numeric_columns]
         # Row ranges scale on worker threads (numpy lets go of the GIL in each call): 2x on two cores
-        ranges = _row_ranges(rows, _workers() if rows >= _PARALLEL_ROWS else 1)
+        ranges = _row_ranges(rows, worker_count() if rows >= _PARALLEL_ROWS else 1)
         if len(ranges) == 1:
             self._scale_rows(columns, out, *ranges[0])
         else:
