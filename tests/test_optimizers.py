@@ -246,6 +246,10 @@ def test_load_state_dict_rejects_a_mismatch():
         get_optimizer({"type": "sgd", "momentum": 0.9}).load_state_dict(adam.state_dict())
     with pytest.raises(ModelFileError, match="does not match"):
         get_optimizer({"type": "adam", "amsgrad": True}).load_state_dict(adam.state_dict())
+    renamed = {key.replace("_sum", ""): value for key, value in adam.state_dict().items()}  # older key names
+    old_names = r"unexpected \['exp_avg.0'.*missing \['exp_avg_sum.<i>'.*without --resume"
+    with pytest.raises(ModelFileError, match=old_names):
+        get_optimizer({"type": "adam"}).load_state_dict(renamed)
     other = get_optimizer({"type": "adam"})
     other.load_state_dict(adam.state_dict())
     with pytest.raises(ModelFileError, match="does not match the model"):

@@ -82,8 +82,10 @@ class Optimizer(Configurable):
         count = sum(1 for key in keys if names and key.startswith(names[0] + "."))
         expected = {"step", "lr"} | {f"{name}.{index}" for name in names for index in range(count)}
         if keys != expected:
+            missing = sorted(expected - keys) or [f"{name}.<i>" for name in names]
             raise ModelFileError(f"{self.name} optimizer state does not match its config: unexpected "
-                                 f"{sorted(keys - expected)}, missing {sorted(expected - keys)}")
+                                 f"{sorted(keys - expected)}, missing {missing} (written with other optimizer "
+                                 "settings or by another nncli version: train without --resume)")
         self.steps = int(state["step"])
         self.lr = float(state["lr"])
         self._state = [{name: np.array(state[f"{name}.{index}"]) for name in names} for index in range(count)]
