@@ -34,7 +34,8 @@ def nncli_epochs(features: np.ndarray, targets: np.ndarray, widths: tuple[int, .
     from nncli.nn.model import Model
     from nncli.nn.optimizers import OPTIMIZERS
     from nncli.nn.schedules import SCHEDULES
-    from nncli.train import Settings, Split, TrainingState, fit
+    from nncli.split import Split
+    from nncli.train import Settings, TrainingState, fit
 
     rng = np.random.default_rng(seed)
     model = Model(dense_specs(widths, hidden, output), widths[0], dtype=features.dtype, rng=rng)

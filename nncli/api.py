@@ -36,7 +36,8 @@ from nncli.nn.losses import LOSSES, Loss
 from nncli.nn.model import Model
 from nncli.nn.optimizers import Optimizer
 from nncli.nn.schedules import Schedule
-from nncli.train import Interrupted, Split, TrainingState, evaluate_split, fit
+from nncli.split import Split
+from nncli.train import Interrupted, TrainingState, evaluate_split, fit
 
 RESUMABLE_CHANGES = {"training.epochs"}
 CHECKPOINT_SECONDS = 1.0  # fast epochs share a checkpoint write; a kill loses at most this much work
@@ -202,10 +203,6 @@ class RunResult:
     trained: TrainedModel = field(repr=False)
 
 
-def _split(part: Any) -> Split | None:
-    return None if part is None else Split(part.features, part.targets)
-
-
 def train(config_path: str | Path | Config, out: str | Path | None = None, overrides: Sequence[str] = (),
           resume: bool = False, on_epoch: Callable[[dict], None] | None = None,
           on_batch: Callable[[int], None] | None = None,
@@ -229,7 +226,7 @@ def train(config_path: str | Path | Config, out: str | Path | None = None, overr
         state, wall_before = _resume(checkpoint_path, config, fingerprint, model, optimizer, schedule, rng)
         runs.remove_stale_temporaries(run_dir)
     runs.write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
-    train_split, valid_split = _split(prepared.datasets.train), _split(prepared.datasets.valid)
+    train_split, valid_split = prepared.datasets.train, prepared.datasets.valid
     progress = _Progress(settings.epochs, batches_per_epoch(train_split.rows, settings.batch_size))
     if on_start is not None:
         on_start(prepared, run_dir, state.epoch)
@@ -278,7 +275,7 @@ def train(config_path: str | Path | Config, out: str | Path | None = None, overr
                        f"{_divergence_hint(config)}")
     trained = TrainedModel(model, prepared.datasets.preprocessor, config.to_dict(), loss)
     trained.save(run_dir / runs.MODEL_FILE)
-    test = _split(prepared.datasets.test)
+    test = prepared.datasets.test
     test_metrics = None if test is None else evaluate_split(model, loss, test, settings.metrics)
     summary = _summary(run_dir, state, test_metrics, wall_before + time.perf_counter() - started)
     runs.write_json(run_dir / runs.SUMMARY_FILE, summary)

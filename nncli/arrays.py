@@ -20,7 +20,8 @@ from nncli.nn.losses import LOSSES, Loss
 from nncli.nn.model import Model
 from nncli.nn.optimizers import OPTIMIZERS, Optimizer
 from nncli.nn.schedules import SCHEDULES, Schedule
-from nncli.train import EarlyStopping, Settings, Split, TrainingState, fit
+from nncli.split import Split
+from nncli.train import EarlyStopping, Settings, TrainingState, fit
 
 
 @dataclass

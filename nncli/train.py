@@ -22,18 +22,7 @@ from nncli.nn.optimizers import Optimizer
 from nncli.nn.optimizers.fused import worth_compiling
 from nncli.nn.regularizers import clip_global_norm, regularize
 from nncli.nn.schedules import Schedule
-
-
-@dataclass(frozen=True)
-class Split:
-    """Feature and target arrays of one part of the data."""
-
-    features: np.ndarray
-    targets: np.ndarray
-
-    @property
-    def rows(self) -> int:
-        return self.features.shape[0]
+from nncli.split import Split
 
 
 @dataclass(frozen=True)

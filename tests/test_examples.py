@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from nncli import api
-from nncli.train import Split, evaluate_split
+from nncli.split import Split
+from nncli.train import evaluate_split
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"

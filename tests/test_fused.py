@@ -89,7 +89,8 @@ def test_training_asks_for_kernels_only_when_the_run_is_large_enough(epochs, com
     from nncli.nn.losses import LOSSES
     from nncli.nn.model import Model
     from nncli.nn.schedules import SCHEDULES
-    from nncli.train import Settings, Split, TrainingState, fit
+    from nncli.split import Split
+    from nncli.train import Settings, TrainingState, fit
 
     rng = np.random.default_rng(0)
     specs = [{"type": "dense", "units": 128, "activation": "relu"}, {"type": "dense", "units": 128},

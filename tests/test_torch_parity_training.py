@@ -13,7 +13,8 @@ from nncli.nn.losses import LOSSES
 from nncli.nn.model import Model
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.nn.schedules import SCHEDULES
-from nncli.train import Settings, Split, TrainingState, fit
+from nncli.split import Split
+from nncli.train import Settings, TrainingState, fit
 
 torch = pytest.importorskip("torch")
 

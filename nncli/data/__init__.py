@@ -14,25 +14,12 @@ from nncli.data.preprocess import Preprocessor
 from nncli.data.reading import read_table, sniff_delimiter
 from nncli.data.split import split_indices
 from nncli.errors import DataError
+from nncli.split import Split
 
 __all__ = ["Datasets", "Preprocessor", "Split", "load_datasets", "read_table", "sniff_delimiter", "split_indices",
            "target_encoding_for"]
 
 CROSSENTROPY_ENCODINGS = {"binary_crossentropy": "binary", "categorical_crossentropy": "onehot"}
-
-
-@dataclass(frozen=True)
-class Split:
-    """One part of the data as arrays; `frame_rows` holds each row's label in its CSV (file line - 2)."""
-
-    features: np.ndarray
-    targets: np.ndarray
-    frame_rows: np.ndarray
-
-    @property
-    def rows(self) -> int:
-        """Number of rows."""
-        return self.features.shape[0]
 
 
 @dataclass
