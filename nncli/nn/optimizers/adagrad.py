@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncli.nn.optimizers import fused
 from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer, add_weight_decay
 from nncli.nn.params import NonNegativeFloat
 
@@ -39,11 +38,7 @@ class Adagrad(Optimizer):
 
     def _update(self, param, grad, lr, state, scratch):
         clr = lr / (1.0 + (self.steps - 1) * self.lr_decay)
-        kernel = fused.kernel("adagrad", param) if self.compiled else None
-        if kernel is not None:
-            scalar = param.dtype.type
-            kernel(param.reshape(-1), grad.reshape(-1), state["sum"].reshape(-1), scalar(self.weight_decay),
-                   scalar(self.eps), scalar(clr))
+        if self._fused_step("adagrad", (param, grad, state["sum"]), self.weight_decay, self.eps, clr):
             return
         tmp, std = scratch["tmp"], scratch["std"]
         if self.weight_decay != 0:

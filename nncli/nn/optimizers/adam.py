@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncli.nn.optimizers import fused
 from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer, add_weight_decay
 from nncli.nn.params import Bool, NonNegativeFloat, UnitRate
 
@@ -50,16 +49,11 @@ class Adam(Optimizer):
         step = float(self.steps)
         c = ((1.0 - beta2) / (1.0 - beta2**step)) ** 0.5
         step_size = lr * (1.0 - beta1) / ((1.0 - beta1**step) * c)
-        kernel = fused.kernel("adam", param) if self.compiled else None
-        if kernel is not None:
-            scalar = param.dtype.type
-            decay = 1.0 - lr * self.weight_decay if self.decoupled else 1.0
-            coupled_decay = 0.0 if self.decoupled else self.weight_decay
-            kernel(param.reshape(-1), grad.reshape(-1), state["exp_avg_sum"].reshape(-1),
-                   state["exp_avg_sq_sum"].reshape(-1),
-                   state.get("max_exp_avg_sq_sum", state["exp_avg_sq_sum"]).reshape(-1), self.amsgrad,
-                   scalar(decay), scalar(coupled_decay), scalar(beta1), scalar(beta2), scalar(self.eps / c),
-                   scalar(step_size))
+        decay = 1.0 - lr * self.weight_decay if self.decoupled else 1.0
+        coupled_decay = 0.0 if self.decoupled else self.weight_decay
+        v_max = state.get("max_exp_avg_sq_sum", state["exp_avg_sq_sum"])  # untouched without amsgrad
+        if self._fused_step("adam", (param, grad, state["exp_avg_sum"], state["exp_avg_sq_sum"], v_max),
+                            self.amsgrad, decay, coupled_decay, beta1, beta2, self.eps / c, step_size):
             return
         tmp, denom = scratch["tmp"], scratch["denom"]
         if self.weight_decay != 0:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from nncli.errors import ModelFileError
+from nncli.nn.optimizers import fused
 from nncli.registry import Configurable, Registry
 
 
@@ -54,6 +55,19 @@ class Optimizer(Configurable):
     def _update(self, param: np.ndarray, grad: np.ndarray, lr: float, state: dict[str, np.ndarray],
                 scratch: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
+
+    def _fused_step(self, name: str, arrays: tuple[np.ndarray, ...], *arguments: float | bool) -> bool:
+        """Run the compiled kernel `name` (`nncli.nn.optimizers.fused`) if this step may and one serves
+        `arrays[0]`, the parameter; True when it ran. The kernel gets the arrays as flat views, then
+        `arguments` with the floats in the parameter's dtype, as numpy casts them."""
+        param = arrays[0]
+        kernel = fused.kernel(name, param) if self.compiled else None
+        if kernel is None:
+            return False
+        scalar = param.dtype.type
+        kernel(*(array.reshape(-1) for array in arrays),
+               *(scalar(value) if isinstance(value, float) else value for value in arguments))
+        return True
 
     def _allocate(self, params: list[np.ndarray]) -> None:
         if not self._state:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncli.nn.optimizers import fused
 from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer, add_weight_decay, lerp_
 from nncli.nn.params import Bool, NonNegativeFloat, UnitRate
 
@@ -39,16 +38,12 @@ class RMSprop(Optimizer):
         return ("grad", "tmp", "avg")
 
     def _update(self, param, grad, lr, state, scratch):
-        kernel = fused.kernel("rmsprop", param) if self.compiled else None
-        if kernel is not None:
-            scalar = param.dtype.type
-            weight = 1.0 - self.alpha  # lerp_'s two forms
-            lerp_weight = weight if weight < 0.5 else 1.0 - weight
-            square_avg = state["square_avg"]
-            kernel(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
-                   state.get("grad_avg", square_avg).reshape(-1), state.get("momentum_buffer", square_avg).reshape(-1),
-                   self.centered, self.momentum > 0, scalar(self.alpha), scalar(1.0 - self.alpha), weight < 0.5,
-                   scalar(lerp_weight), scalar(self.eps), scalar(self.momentum), scalar(self.weight_decay), scalar(lr))
+        weight = 1.0 - self.alpha  # lerp_'s two forms
+        square_avg = state["square_avg"]  # stands in for the arrays this configuration does not keep
+        arrays = (param, grad, square_avg, state.get("grad_avg", square_avg), state.get("momentum_buffer", square_avg))
+        if self._fused_step("rmsprop", arrays, self.centered, self.momentum > 0, self.alpha, 1.0 - self.alpha,
+                            weight < 0.5, weight if weight < 0.5 else 1.0 - weight, self.eps, self.momentum,
+                            self.weight_decay, lr):
             return
         tmp, avg = scratch["tmp"], scratch["avg"]
         if self.weight_decay != 0:

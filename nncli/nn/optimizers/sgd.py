@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from nncli.errors import ConfigError
-from nncli.nn.optimizers import fused
 from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer, add_weight_decay
 from nncli.nn.params import Bool, NonNegativeFloat, UnitInterval
 
@@ -41,13 +40,9 @@ class SGD(Optimizer):
         return ("grad", "tmp")
 
     def _update(self, param, grad, lr, state, scratch):
-        kernel = fused.kernel("sgd", param) if self.compiled else None
-        if kernel is not None:
-            scalar = param.dtype.type
-            buffer = state["momentum_buffer"] if self.momentum != 0 else param  # the kernel leaves it alone then
-            kernel(param.reshape(-1), grad.reshape(-1), buffer.reshape(-1), self.momentum != 0, self.steps == 1,
-                   scalar(self.momentum), scalar(1.0 - self.dampening), self.nesterov, scalar(self.weight_decay),
-                   scalar(lr))
+        buffer = state["momentum_buffer"] if self.momentum != 0 else param  # the kernel leaves it alone then
+        if self._fused_step("sgd", (param, grad, buffer), self.momentum != 0, self.steps == 1, self.momentum,
+                            1.0 - self.dampening, self.nesterov, self.weight_decay, lr):
             return
         tmp = scratch["tmp"]
         if self.weight_decay != 0:
