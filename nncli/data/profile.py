@@ -1,0 +1,180 @@
+"""What `nncli inspect` and `nncli init` learn about a table: each column's kind and the warnings a user needs.
+
+Everything is computed from the frame `read_table` returns, column by column with vectorised pandas
+operations, so a large file costs about one read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TOP_VALUES = 5
+STRATIFY_MIN_ROWS = 2  # a stratified split needs a class in both parts
+LEAK_PURITY = 0.999  # a column whose values give the target for this share of rows predicts it alone
+
+
+@dataclass
+class ColumnProfile:
+    """One column: its kind, missing cells, distinct values and their range or most frequent values."""
+
+    name: str
+    kind: str  # numeric | categorical | constant | id-like | index-like
+    missing: int
+    distinct: int
+    minimum: float | None = None
+    maximum: float | None = None
+    mean: float | None = None
+    top: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class TargetProfile:
+    """The target column: class balance for classification, statistics for regression."""
+
+    name: str
+    task: str
+    missing: int
+    classes: list[tuple[str, int]] = field(default_factory=list)
+    statistics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Profile:
+    """A table's profile: shape, columns, the target (when named) and warnings, one line each."""
+
+    rows: int
+    columns: list[ColumnProfile]
+    target: TargetProfile | None
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for `--json`."""
+        return {"rows": self.rows, "columns": [vars(column) for column in self.columns],
+                "target": None if self.target is None else vars(self.target), "warnings": self.warnings}
+
+
+def profile_frame(frame: pd.DataFrame, target: str | None = None) -> Profile:
+    """The profile of `frame`; `target` must be one of its columns."""
+    columns = [profile_column(name, frame[name]) for name in frame.columns]
+    warnings = [warning for column in columns if column.name != target for warning in column_warnings(column)]
+    target_profile = None
+    if target is not None:
+        values = frame[target]
+        target_profile = profile_target(target, values)
+        warnings += target_warnings(target_profile, values)
+        features = [column for column in columns if column.name != target and column.kind in ("numeric", "categorical")]
+        warnings += [f"column {column.name!r} alone predicts the target {target!r} (leakage?): leave it out with "
+                     "data.features unless it is really known at prediction time"
+                     for column in features if predicts_alone(frame[column.name], values, target_profile.task)]
+    return Profile(len(frame), columns, target_profile, warnings)
+
+
+def profile_column(name: str, values: pd.Series) -> ColumnProfile:
+    present = values.dropna()
+    missing = len(values) - len(present)
+    distinct = int(present.nunique())
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    column = ColumnProfile(name, _kind(name, present, distinct, numeric, len(values)), missing, distinct)
+    if numeric and len(present):
+        column.minimum, column.maximum = float(present.min()), float(present.max())
+        column.mean = float(present.mean())
+    else:
+        counts = present.astype(str).value_counts().head(TOP_VALUES)
+        column.top = [(str(value), int(count)) for value, count in counts.items()]
+    return column
+
+
+def _kind(name: str, present: pd.Series, distinct: int, numeric: bool, rows: int) -> str:
+    if distinct <= 1:
+        return "constant"
+    if is_index_like(name, present):
+        return "index-like"
+    integral = numeric and bool((present == np.floor(present)).all()) if numeric else False
+    if distinct == rows and rows > 20 and (not numeric or integral):
+        return "id-like"
+    return "numeric" if numeric else "categorical"
+
+
+def is_index_like(name: str, present: pd.Series) -> bool:
+    """A column `DataFrame.to_csv()` wrote without `index=False`: `Unnamed: 0`, or the integers 0..n-1 (1..n)."""
+    if name.startswith("Unnamed: "):
+        return True
+    if not pd.api.types.is_integer_dtype(present) or len(present) < 3:
+        return False
+    values = present.to_numpy()
+    return bool(values[0] in (0, 1) and (np.diff(values) == 1).all())
+
+
+def column_warnings(column: ColumnProfile) -> list[str]:
+    if column.kind == "index-like":
+        return [f"column {column.name!r} looks like a saved row index: leave it out with data.features "
+                "(or save the CSV with index=False)"]
+    if column.kind == "id-like":
+        return [f"column {column.name!r} is unique per row (an ID?): as a feature it cannot generalise; leave "
+                "it out with data.features"]
+    if column.kind == "constant":
+        return [f"column {column.name!r} is constant: it carries no information; leave it out with data.features"]
+    return []
+
+
+def profile_target(name: str, values: pd.Series) -> TargetProfile:
+    present = values.dropna()
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    distinct = int(present.nunique())
+    classification = not numeric or (distinct <= 20 and bool((present == np.floor(present)).all()))
+    profile = TargetProfile(name, "classification" if classification else "regression", len(values) - len(present))
+    if classification:
+        counts = present.astype(str).value_counts()
+        profile.classes = [(str(label), int(count)) for label, count in counts.items()]
+    else:
+        profile.statistics = {"mean": float(present.mean()), "std": float(present.std()),
+                              "min": float(present.min()), "max": float(present.max())}
+    return profile
+
+
+def target_warnings(target: TargetProfile, values: pd.Series) -> list[str]:
+    warnings = []
+    if target.missing:
+        warnings.append(f"the target {target.name!r} has {target.missing} missing cells: those rows cannot train "
+                        "(data.missing_target: drop skips them)")
+    small = [label for label, count in target.classes if count < STRATIFY_MIN_ROWS]
+    if small:
+        warnings.append(f"class {small[0]!r} of {target.name!r} has fewer than {STRATIFY_MIN_ROWS} rows: too few "
+                        "for a stratified validation split (data.valid)")
+    if is_sorted_by(values.dropna(), target.task):
+        warnings.append(f"the rows are sorted by the target {target.name!r}: keep training.shuffle on, and split "
+                        "validation rows at random (data.valid as a fraction does)")
+    return warnings
+
+
+def is_sorted_by(values: pd.Series, task: str) -> bool:
+    """Rows in target order: a numeric target monotonic, or each class in one block."""
+    if len(values) < 3 or values.nunique() < 2:
+        return False
+    if task == "regression":
+        return bool(values.is_monotonic_increasing or values.is_monotonic_decreasing)
+    codes = pd.factorize(values)[0]
+    return int((np.diff(codes) != 0).sum()) == values.nunique() - 1
+
+
+def predicts_alone(feature: pd.Series, target: pd.Series, task: str) -> bool:
+    """True when the feature's values alone give the target for nearly every row."""
+    both = pd.DataFrame({"x": feature, "y": target}).dropna()
+    if len(both) < 10:
+        return False
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(both["x"]):
+            return False
+        return abs(float(both["x"].corr(both["y"], method="spearman"))) >= LEAK_PURITY
+    if pd.api.types.is_numeric_dtype(both["x"]) and both["x"].nunique() > 20:
+        # thresholds on a continuous column: the classes sorted by it change no more often than there are classes
+        codes = pd.factorize(both.sort_values("x", kind="stable")["y"])[0]
+        return int((np.diff(codes) != 0).sum()) <= both["y"].nunique() - 1
+    if both["x"].nunique() >= len(both) / 2:
+        return False  # nearly a value per row: purity says nothing
+    majority = both.groupby("x", sort=False)["y"].agg(lambda group: group.value_counts().iloc[0]).sum()
+    return majority / len(both) >= LEAK_PURITY
