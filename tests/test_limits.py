@@ -96,6 +96,12 @@ def test_values_are_counted_alike_with_and_without_libyaml(monkeypatch, libyaml)
     assert config_error(yamlio.read_yaml, over, "x") == "x:3: the document holds more than 50 values"
 
 
+@pytest.mark.parametrize("text, expected", [("a: \ud800", "x:1: unacceptable character #xd800"),
+                                            ("a: [1, 2", "x:1:9: expected ',' or ']'")])
+def test_text_libyaml_cannot_count_gets_pyyaml_s_message(text, expected):
+    assert config_error(yamlio.read_yaml, text, "x").startswith(expected)
+
+
 def test_aliases_are_still_capped_after_expanding():
     text = "a: &a " + flow_list(1000) + "\nb: [" + ", ".join(["*a"] * 200) + "]\n"
     assert "more than 100000 values (after expanding aliases)" in config_error(yamlio.read_yaml, text, "x")

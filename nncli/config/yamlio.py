@@ -90,12 +90,13 @@ def check_size(size: int, what: str, source: str, *, more: bool = False) -> None
                           f"{MAX_BYTES / 2**20:g} MiB", file=source)
 
 
-def read_yaml(text: str, source: str, what: str = "the document") -> tuple[Any, Locations]:
+def read_yaml(text: str, source: str) -> tuple[Any, Locations]:
     """The document in `text` as plain data (None when empty), and where each of its values was written.
 
     Over MAX_BYTES, or holding more than MAX_VALUES values, it is refused before its values are built.
     """
-    check_size(len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass")), what, source)
+    check_size(len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass")), "the document",
+               source)
     _count_values(text, source)
     locations = Locations(source)
     loader = None
@@ -153,7 +154,7 @@ def _count_values(text: str, source: str) -> None:
                     raise _too_many_values(source, event.start_mark.line)
             if isinstance(event, yaml.CollectionStartEvent):
                 expects_key.append(True if isinstance(event, yaml.MappingStartEvent) else None)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, UnicodeError):  # libyaml encodes the text first: a lone surrogate fails there
         return
 
 
