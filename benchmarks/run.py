@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     results: dict = {}
     whole_run = OtherLoad()
     with tempfile.TemporaryDirectory(prefix="nncli-bench-") as tmp:
+        os.environ["NNCLI_CACHE_DIR"] = str(Path(tmp) / "cache")  # its CSV copies' caches go with them
         for name in args.only:
             if args.wait_quiet > 0:
                 wait_until_quiet(args.wait_quiet)

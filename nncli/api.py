@@ -31,6 +31,7 @@ from nncli.checkpoint import (
 from nncli.config import Config, config_differences, config_error, load_config
 from nncli.data import Preprocessor, load_datasets, read_table
 from nncli.errors import ConfigError, ModelFileError, TrainingError
+from nncli.memory import check_network_fits
 from nncli.metrics import classification_report, regression_report
 from nncli.nn.losses import LOSSES, Loss
 from nncli.nn.model import Model
@@ -185,6 +186,7 @@ class Prepared:
 def prepare(config: Config) -> Prepared:
     rng = np.random.default_rng(config.seed)
     datasets = load_datasets(config, rng)
+    check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
     model = build_model(config, datasets.preprocessor.input_width, rng)
     check_output_width(config, model, datasets.preprocessor)
     return Prepared(config, rng, datasets, model)

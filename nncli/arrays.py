@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from nncli.config import Config
+from nncli.memory import check_network_fits
 from nncli.nn.losses import LOSSES, Loss
 from nncli.nn.model import Model
 from nncli.nn.optimizers import OPTIMIZERS, Optimizer
@@ -64,6 +65,7 @@ def fit_arrays(config: Config, features: np.ndarray, targets: np.ndarray,
     train = Split(np.ascontiguousarray(features, dtype=dtype), np.ascontiguousarray(targets, dtype=dtype))
     held_out = None if valid is None else Split(np.ascontiguousarray(valid[0], dtype=dtype),
                                                 np.ascontiguousarray(valid[1], dtype=dtype))
+    check_network_fits(config, train.features.shape[1], train.rows)
     model = Model(config.layers, train.features.shape[1], dtype=dtype, rng=rng)
     objects = training_objects(config)
     history = []

@@ -20,12 +20,12 @@ MIXED = ("n,x,t,b,y\n" + "".join(f"{i},{i * 0.25 if i % 7 else ''},{'tõ' if i %
 
 
 @pytest.fixture(autouse=True)
-def small_files_cached(monkeypatch):
-    """Cache even tiny files, with the default location and switches; blocks of BLOCK_BYTES whatever the width."""
+def small_files_cached(monkeypatch, tmp_path_factory):
+    """Cache even tiny files, each test in a cache of its own; blocks of BLOCK_BYTES whatever the width."""
     monkeypatch.setattr(cache, "MIN_BYTES", 0)
     monkeypatch.setattr(blocks, "COLUMN_BYTES", 0)
     monkeypatch.delenv("NNCLI_CACHE", raising=False)
-    monkeypatch.delenv("NNCLI_CACHE_DIR", raising=False)
+    monkeypatch.setenv("NNCLI_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture
@@ -48,10 +48,11 @@ def write(folder: Path, text: str, name: str = "data.csv") -> Path:
     return path
 
 
-def cache_files(folder: Path) -> list[Path]:
+def cache_files() -> list[Path]:
+    """The cache files in nncli's cache folder (its tag aside)."""
     cache.wait()  # for the background writes
-    directory = folder / cache.DIRECTORY
-    return sorted(directory.iterdir()) if directory.exists() else []
+    directory = cache.directory()
+    return sorted(path for path in directory.iterdir() if path.name != "CACHEDIR.TAG") if directory.exists() else []
 
 
 def data_error(call, *args, **kwargs) -> str:
@@ -78,7 +79,7 @@ def assert_same(left: pd.DataFrame, right: pd.DataFrame) -> None:
 def test_cache_hit_gives_an_identical_frame(tmp_path, parses):
     path = write(tmp_path, MIXED)
     parsed = read_table(path)
-    assert len(cache_files(tmp_path)) == 1 and len(parses) == 1
+    assert len(cache_files()) == 1 and len(parses) == 1
     cached = read_table(path)
     assert len(parses) == 1  # loaded, not parsed
     assert_same(cached, parsed)
@@ -115,7 +116,7 @@ def test_a_changed_file_is_parsed_again(tmp_path, parses, change):
 def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path, parses, damage):
     path = write(tmp_path, MIXED)
     parsed = read_table(path)
-    [stored] = cache_files(tmp_path)
+    [stored] = cache_files()
     data = bytearray(stored.read_bytes())
     if damage == "truncate":
         data = data[:len(data) - 100]
@@ -129,7 +130,7 @@ def test_a_damaged_cache_is_ignored_and_rebuilt(tmp_path, parses, damage):
     assert_same(read_table(path), parsed)
     assert len(parses) == 2
     assert_same(read_table(path), parsed)  # the rebuilt cache serves the next read
-    assert len(parses) == 2 and cache_files(tmp_path) == [stored]
+    assert len(parses) == 2 and cache_files() == [stored]
 
 
 def test_nncli_cache_0_turns_it_off(tmp_path, parses, monkeypatch):
@@ -137,7 +138,7 @@ def test_nncli_cache_0_turns_it_off(tmp_path, parses, monkeypatch):
     path = write(tmp_path, MIXED)
     read_table(path)
     read_table(path)
-    assert len(parses) == 2 and not (tmp_path / cache.DIRECTORY).exists()
+    assert len(parses) == 2 and not cache.directory().exists()
 
 
 def test_nncli_cache_dir_moves_it(tmp_path, parses, monkeypatch):
@@ -145,8 +146,8 @@ def test_nncli_cache_dir_moves_it(tmp_path, parses, monkeypatch):
     path = write(tmp_path, MIXED)
     read_table(path)
     read_table(path)
-    assert len(parses) == 1 and not (tmp_path / cache.DIRECTORY).exists()
-    assert len(list((tmp_path / "elsewhere").iterdir())) == 1
+    assert len(parses) == 1 and sorted(path.name for path in tmp_path.iterdir()) == ["data.csv", "elsewhere"]
+    assert cache_files()[0].parent == tmp_path / "elsewhere" / cache.DIRECTORY and len(cache_files()) == 1
 
 
 def test_an_unwritable_cache_directory_means_no_cache(tmp_path, parses, monkeypatch):
@@ -157,15 +158,26 @@ def test_an_unwritable_cache_directory_means_no_cache(tmp_path, parses, monkeypa
     assert len(parses) == 2
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
-def test_a_read_only_data_directory_means_no_cache(tmp_path, parses):
+def test_a_read_only_data_directory_is_cached_and_left_alone(tmp_path, parses):
     path = write(tmp_path, MIXED)
     tmp_path.chmod(0o555)
     try:
         assert_same(read_table(path), read_table(path))
     finally:
         tmp_path.chmod(0o755)
-    assert len(parses) == 2 and not cache_files(tmp_path)
+    assert len(parses) == 1 and len(cache_files()) == 1 and [path.name for path in tmp_path.iterdir()] == ["data.csv"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_a_read_only_cache_directory_means_no_cache(tmp_path, parses, monkeypatch):
+    monkeypatch.setenv("NNCLI_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir(mode=0o555)
+    path = write(tmp_path, MIXED)
+    try:
+        assert_same(read_table(path), read_table(path))
+    finally:
+        (tmp_path / "cache").chmod(0o755)
+    assert len(parses) == 2 and not cache.directory().exists()
 
 
 def test_a_failed_write_leaves_no_cache_and_no_temporary_file(tmp_path, parses, monkeypatch):
@@ -175,37 +187,101 @@ def test_a_failed_write_leaves_no_cache_and_no_temporary_file(tmp_path, parses, 
     monkeypatch.setattr(os, "replace", refuse)
     path = write(tmp_path, MIXED)
     read_table(path)
-    assert not cache_files(tmp_path)
+    assert not cache_files()
 
 
 def test_a_background_write_finishes_before_the_process_exits(tmp_path):
     path = write(tmp_path, MIXED)
     script = "import sys; from nncli.data import cache, read_table; cache.MIN_BYTES = 0; read_table(sys.argv[1])"
     subprocess.run([sys.executable, "-c", script, str(path)], check=True)
-    assert len(cache_files(tmp_path)) == 1
+    assert len(cache_files()) == 1
     assert cache.load_table(path, ",", cache.file_key(path)) is not None
 
 
+def old_file(path: Path, content: bytes = b"half a cache") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    os.utime(path, (0, 0))
+    return path
+
+
 def test_temporary_files_of_killed_writers_are_removed(tmp_path):
-    stale = tmp_path / cache.DIRECTORY / ".tmp-killed.part"
-    stale.parent.mkdir()
-    stale.write_bytes(b"half a cache")
-    os.utime(stale, (0, 0))
+    stale = old_file(cache.directory() / ".nncli-tmp-killed.part")
     read_table(write(tmp_path, MIXED))
-    assert len(cache_files(tmp_path)) == 1 and not stale.exists()
+    assert len(cache_files()) == 1 and not stale.exists()
+
+
+def test_files_nncli_did_not_name_are_never_touched_in_a_shared_folder(tmp_path, monkeypatch):
+    shared = tmp_path / "shared"
+    monkeypatch.setenv("NNCLI_CACHE_DIR", str(shared))
+    names = [".tmp-notes.part", ".tmp-draft", ".nncli-tmp-mine.txt", "nncli-tmp-x.part", "data.csv.cache"]
+    mine = [old_file(shared / name, name.encode()) for name in names]
+    mine += [old_file(shared / cache.DIRECTORY / name, name.encode()) for name in names]
+    os.mkdir(shared / cache.DIRECTORY / ".nncli-tmp-folder.part")  # a directory, even if named like ours
+    read_table(write(tmp_path, MIXED))
+    assert len(cache_files()) == 1 + len(names) + 1
+    assert all(path.read_bytes() == path.name.encode() for path in mine)
+    assert (shared / cache.DIRECTORY / ".nncli-tmp-folder.part").is_dir()
+
+
+def test_the_default_place_is_the_user_cache_directory(tmp_path, monkeypatch):
+    import platformdirs
+
+    monkeypatch.delenv("NNCLI_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    expected = Path(platformdirs.user_cache_dir("nncli", appauthor=False)) / cache.DIRECTORY
+    if sys.platform.startswith("linux"):
+        assert expected == tmp_path / "xdg" / "nncli" / cache.DIRECTORY
+    assert cache.directory() == expected
+    (tmp_path / "data").mkdir()
+    read_table(write(tmp_path / "data", MIXED))
+    if sys.platform.startswith("linux"):
+        assert [stored.parent for stored in cache_files()] == [expected]
+        assert (expected / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172789f06886806bc55")
+        if hasattr(os, "getuid"):
+            assert expected.stat().st_mode & 0o777 == 0o700
+    assert [path.name for path in (tmp_path / "data").iterdir()] == ["data.csv"]
+
+
+def test_no_home_directory_means_no_cache(tmp_path, monkeypatch, parses):
+    import platformdirs
+
+    monkeypatch.delenv("NNCLI_CACHE_DIR")
+    monkeypatch.setattr(platformdirs, "user_cache_dir", lambda *args, **kwargs: "~/.cache/nncli")
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, MIXED)
+    assert cache.directory() is None
+    assert_same(read_table(path), read_table(path))
+    assert len(parses) == 2 and [path.name for path in tmp_path.iterdir()] == ["data.csv"]
+
+
+@pytest.mark.parametrize("what", ["a link to a folder", "a file"])
+def test_a_cache_folder_that_is_not_nncli_s_own_is_not_used(tmp_path, parses, what):
+    folder = cache.directory()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    if what == "a file":
+        folder.write_text("mine")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        folder.symlink_to(tmp_path / "elsewhere")
+    path = write(tmp_path, MIXED)
+    assert_same(read_table(path), read_table(path))
+    cache.wait()
+    assert len(parses) == 2
+    assert (folder.read_text() == "mine") if what == "a file" else not any((tmp_path / "elsewhere").iterdir())
 
 
 def test_small_files_are_not_cached(tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "MIN_BYTES", 1 << 20)
     read_table(write(tmp_path, MIXED))
-    assert not cache_files(tmp_path)
+    assert not cache_files()
 
 
 def test_files_that_fail_to_parse_are_never_cached(tmp_path):
     path = write(tmp_path, "a,b,c\n1,2,3\n4,5\n6,7,8\n")
     first = data_error(read_table, path, display_path="t.csv")
     assert first == data_error(read_table, path, display_path="t.csv")
-    assert first.startswith("t.csv:3: expected 3 fields") and not cache_files(tmp_path)
+    assert first.startswith("t.csv:3: expected 3 fields") and not cache_files()
 
 
 def test_errors_name_the_same_line_with_and_without_the_cache(tmp_path, parses, monkeypatch):

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -16,7 +17,7 @@ from nncli.config.messages import show
 from nncli.config.overrides import apply_overrides
 from nncli.config.resolve import build_config, registries
 from nncli.config.schema import Config, DataConfig, EarlyStopping, Regularization, Training
-from nncli.config.yamlio import read_yaml
+from nncli.config.yamlio import MAX_BYTES, check_size, read_yaml
 from nncli.errors import ConfigError
 
 __all__ = [
@@ -29,7 +30,12 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     """Read, override (`--set KEY=VALUE`) and validate the YAML config at `path`."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)  # never more: a huge file is refused unread
+            if len(data) > MAX_BYTES:  # a pipe or device has no size (0): it holds more than MAX_BYTES
+                size = os.fstat(handle.fileno()).st_size
+                check_size(max(size, MAX_BYTES), "the file", source, more=size <= MAX_BYTES)
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text would
     except FileNotFoundError:
         raise ConfigError("config file not found", file=source) from None
     except IsADirectoryError:

@@ -46,8 +46,9 @@ def parse_path(field: str) -> Path_:
 
 
 def override_label(override: str) -> str:
-    """How errors name an override: `--set optimizer.lr=abc`."""
-    return f"--set {override}" if override.isprintable() else f"--set {override!r}"
+    """How errors name an override: `--set optimizer.lr=abc`; a long one cut to its first 100 characters."""
+    shown = override if len(override) <= 100 else override[:97] + "..."
+    return f"--set {shown}" if shown.isprintable() else f"--set {shown!r}"
 
 
 class Locations:

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from nncli.config.locations import Locations, Path_, format_path, override_label
 from nncli.config.messages import show
-from nncli.config.yamlio import read_yaml
+from nncli.config.yamlio import check_size, read_yaml
 from nncli.errors import ConfigError
 
 
@@ -29,6 +29,7 @@ def _parse(override: Any) -> tuple[list[str], Any]:
         raise ConfigError(f"expected KEY=VALUE, such as optimizer.lr=0.01, got {show(override)}", file="--set")
     label = override_label(override)
     key, _, text = override.partition("=")
+    check_size(len(override.encode("utf-8", "surrogatepass")), "the override", label)
     keys = key.strip().split(".")
     if not all(part.strip() for part in keys):
         raise ConfigError(f"the key {key.strip()!r} is not a dotted path such as training.epochs", file=label)

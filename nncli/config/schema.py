@@ -76,10 +76,19 @@ def _categorical(value: Any) -> Union[str, list[str]]:
     return value if value == "auto" else _names(value, "auto or a list of column names", allow_empty=True)
 
 
+MAX_NAME_BYTES = 200
+"""Longest run name in UTF-8 bytes: file names stop at 255, and run directories add `-2`, `-cv`, `-k`."""
+
+
 def _run_name(value: Any) -> str:
+    # isprintable() is False for NUL, control characters and line breaks
     if (not isinstance(value, str) or value.strip() != value or value in ("", ".", "..")
             or any(char in value for char in "/\\") or not value.isprintable()):
         raise ValueError(f"must be a name usable as a directory name (no '/' or '\\'), got {show(value)}")
+    size = len(value.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise ValueError(f"must be at most {MAX_NAME_BYTES} bytes to make a directory name, got {size} bytes: "
+                         f"{show(value, limit=40)}")
     return value
 
 

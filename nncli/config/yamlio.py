@@ -19,15 +19,36 @@ from nncli.errors import ConfigError
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "value")}
 _MERGE_TAG = _TAG + "merge"
+MAX_BYTES = 1 << 20
+"""Cap on the size of a config file or `--set` value, checked before a byte of it is parsed."""
 MAX_VALUES = 100_000
-"""Cap on values built from one document, so aliases cannot expand into something huge."""
+"""Cap on the values of one document: counted as it is parsed, and again as aliases are expanded."""
 
 # YAML 1.2 floats PyYAML misses: no dot (1e-3, 1E5) or an unsigned exponent (1.5e3)
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader reading exponent floats, and dates as plain strings."""
+    """SafeLoader reading exponent floats, and dates as plain strings, that stops composing at MAX_VALUES."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.values_left = MAX_VALUES
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if not (isinstance(parent, yaml.MappingNode) and index is None):  # a mapping's keys are not values
+            self.values_left -= 1
+            if self.values_left < 0:
+                raise _TooManyValues(self.peek_event().start_mark.line)
+        return super().compose_node(parent, index)
+
+
+class _TooManyValues(Exception):
+    """Raised while composing, on the 0-based line where the document passed MAX_VALUES values."""
+
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -62,13 +83,28 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1000)
 
 
+def check_size(size: int, what: str, source: str, *, more: bool = False) -> None:
+    """Refuse `what` (`the file`, `the override`) of `size` bytes (or `more` than that) over MAX_BYTES."""
+    if size > MAX_BYTES or more:
+        raise ConfigError(f"{what} is {'more than ' if more else ''}{size} bytes; configs are limited to "
+                          f"{MAX_BYTES / 2**20:g} MiB", file=source)
+
+
 def read_yaml(text: str, source: str) -> tuple[Any, Locations]:
-    """The document in `text` as plain data (None when empty), and where each of its values was written."""
+    """The document in `text` as plain data (None when empty), and where each of its values was written.
+
+    Over MAX_BYTES, or holding more than MAX_VALUES values, it is refused before its values are built.
+    """
+    check_size(len(text) if len(text) > MAX_BYTES else len(text.encode("utf-8", "surrogatepass")), "the document",
+               source)
+    _count_values(text, source)
     locations = Locations(source)
     loader = None
     try:
         loader = _Loader(text)
         node = loader.get_single_node()
+    except _TooManyValues as error:
+        raise _too_many_values(source, error.line) from None
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(error, source) from None
     except yaml.reader.ReaderError as error:
@@ -85,6 +121,41 @@ def read_yaml(text: str, source: str) -> tuple[Any, Locations]:
     if node is None:
         return None, locations
     return _Builder(loader, locations).build(node, ()), locations
+
+
+def _too_many_values(source: str, line: int) -> ConfigError:
+    return ConfigError(f"the document holds more than {MAX_VALUES} values", file=source, line=line + 1)
+
+
+def _count_values(text: str, source: str) -> None:
+    """Refuse a document of more than MAX_VALUES values from libyaml's events, before PyYAML composes it.
+
+    PyYAML's own parser takes seconds for a list of 100000 items, libyaml a few hundredths; without libyaml,
+    `_Loader.compose_node` stops at the same count. Syntax errors are left to PyYAML, whose messages we show.
+    """
+    loader = getattr(yaml, "CBaseLoader", None)
+    if loader is None:
+        return
+    expects_key: list[bool | None] = []  # per open collection: None for a list; for a mapping, is a key next?
+    values = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.CollectionEndEvent):
+                expects_key.pop()
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            is_key = bool(expects_key) and expects_key[-1] is True
+            if expects_key and expects_key[-1] is not None:
+                expects_key[-1] = not is_key
+            if not is_key:
+                values += 1
+                if values > MAX_VALUES:
+                    raise _too_many_values(source, event.start_mark.line)
+            if isinstance(event, yaml.CollectionStartEvent):
+                expects_key.append(True if isinstance(event, yaml.MappingStartEvent) else None)
+    except (yaml.YAMLError, UnicodeError):  # libyaml encodes the text first: a lone surrogate fails there
+        return
 
 
 def _syntax_error(error: yaml.MarkedYAMLError, source: str) -> ConfigError:

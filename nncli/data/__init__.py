@@ -54,7 +54,7 @@ def target_encoding_for(task: str, loss: str, output_units: int | None = None) -
 def load_datasets(config: Any, rng: np.random.Generator) -> Datasets:
     """Read the config's CSV files, hold out the validation rows (first use of `rng`), fit and apply preprocessing.
 
-    The result is cached beside the training file (see `nncli.data.cache`): a second call with the same files,
+    The result is cached (in the user's cache directory, see `nncli.data.cache`): a second call with the same files,
     data settings and `rng` state loads it, and leaves `rng` in the state the split would have.
     """
     data = config.data

@@ -1,15 +1,19 @@
-"""A binary cache beside each CSV file, so an unchanged file is not parsed (and prepared) twice.
+"""A binary cache of parsed CSV files, so an unchanged file is not parsed (and prepared) twice.
 
-Where it lives: a directory `.nncli-cache/` next to the CSV file, or the directory named by the environment
-variable NNCLI_CACHE_DIR; NNCLI_CACHE=0 turns caching off. Files under MIN_BYTES are not cached (parsing
-them is as fast). Each CSV file has one cache file per kind (its parsed table, the datasets prepared from it
-by `load_datasets`), overwritten when the file or the settings change; deleting the directory is always safe.
+Where it lives: the folder `nncli-cache/` inside the user's cache directory (`platformdirs.user_cache_dir`:
+`~/.cache/nncli` on Linux, honouring XDG_CACHE_HOME), or inside the directory named by the environment variable
+NNCLI_CACHE_DIR; NNCLI_CACHE=0 turns caching off. nncli creates that folder (private to the user, with a
+CACHEDIR.TAG) and never writes, reads or deletes anything outside it, nor in it a file it did not name: the
+user's own files stay untouched even when NNCLI_CACHE_DIR is a folder they use. Files under MIN_BYTES are not
+cached (parsing them is as fast). Each CSV file has one cache file per kind (its parsed table, the datasets
+prepared from it by `load_datasets`), overwritten when the file or the settings change; deleting the folder is
+always safe.
 
 A cache file is a JSON header followed by raw numpy arrays: no pickle, text as codes into a vocabulary. Its
 key is the CSV file's absolute path, size, mtime_ns, ctime_ns and inode, a digest of its first and last
 64 KiB and of blocks sampled in between, the reading options and FORMAT_VERSION. A cache whose key differs,
 that is cut short or whose arrays fail their checksum is ignored and written anew. Writes go to a temporary
-file renamed into place, so readers see the old cache or the new one, never a torn one; a directory that
+file renamed into place, so readers see the old cache or the new one, never a torn one; a folder that
 cannot be written means no cache, silently. Reading maps the file (copy-on-write) instead of copying it.
 """
 
@@ -19,6 +23,7 @@ import hashlib
 import json
 import mmap
 import os
+import stat
 import struct
 import tempfile
 import threading
@@ -31,14 +36,19 @@ import pandas as pd
 
 FORMAT_VERSION = 1
 MIN_BYTES = 1 << 20
-DIRECTORY = ".nncli-cache"
+DIRECTORY = "nncli-cache"
+"""nncli's own folder inside the cache location: the only place it writes, reads or deletes cache files."""
 _MAGIC = b"nncli-cache\n"
 _PREFIX = len(_MAGIC) + 8
 _ALIGN = 64
 _EDGE_BYTES = 1 << 16
 _SAMPLES, _SAMPLE_BYTES = 14, 1 << 12
 _DTYPE_KINDS = "biufU"  # no object arrays, ever
-_TEMPORARY = ".tmp-"
+_TEMPORARY_PREFIX, _TEMPORARY_SUFFIX = ".nncli-tmp-", ".part"  # what only nncli's temporary files are named
+_NAME_CHARACTERS = 100  # of the CSV file's name kept in its cache file's name, within any file-name limit
+_CACHEDIR_TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+                 "# This file is a cache directory tag created by nncli: backup tools may skip this folder.\n"
+                 "# For information about cache directory tags, see https://bford.info/cachedir/\n")
 _writers: dict[Path, threading.Thread] = {}  # background writes under way, by cache file
 
 Arrays = dict[str, np.ndarray]
@@ -76,10 +86,27 @@ def cache_path(path: Path, kind: str, *options: str) -> Path | None:
             return None
     except OSError:
         return None
-    folder = os.environ.get("NNCLI_CACHE_DIR", "").strip()
-    directory = Path(folder) if folder else Path(path).parent / DIRECTORY
+    folder = directory()
+    if folder is None:
+        return None
     slot = hashlib.blake2b("\0".join([os.path.abspath(path), kind, *options]).encode(), digest_size=8)
-    return directory / f"{Path(path).name}.{slot.hexdigest()}.{kind}"
+    return folder / f"{Path(path).name[:_NAME_CHARACTERS]}.{slot.hexdigest()}.{kind}"
+
+
+def directory() -> Path | None:
+    """nncli's cache folder: `nncli-cache` in $NNCLI_CACHE_DIR, else in the user's cache directory.
+
+    None when no absolute location is known (no home directory): a relative one would land in the
+    working directory.
+    """
+    folder = os.environ.get("NNCLI_CACHE_DIR", "").strip()
+    if folder:
+        base = os.path.abspath(os.path.expanduser(folder))
+    else:
+        import platformdirs  # only when a file is big enough to cache: it costs start-up time
+
+        base = platformdirs.user_cache_dir("nncli", appauthor=False)
+    return Path(base) / DIRECTORY if os.path.isabs(base) else None
 
 
 def store(target: Path, key: dict[str, Any], arrays: Arrays, meta: dict[str, Any], *,
@@ -123,9 +150,11 @@ def wait(target: Path | None = None) -> None:
 def _write(target: Path, header: bytes, entries: list, arrays: list[np.ndarray], size: int) -> None:
     temporary = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(target.parent)
+        if not _own_folder(target.parent):
+            return
         _remove_stale_temporaries(target.parent)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=_TEMPORARY, suffix=".part")
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=_TEMPORARY_PREFIX, suffix=_TEMPORARY_SUFFIX)
         with os.fdopen(handle, "wb") as out:
             start = _aligned(_PREFIX + len(header))
             out.write(_MAGIC + struct.pack("<Q", len(header)) + header + bytes(start - _PREFIX - len(header)))
@@ -142,12 +171,39 @@ def _write(target: Path, header: bytes, entries: list, arrays: list[np.ndarray],
                 pass
 
 
-def _remove_stale_temporaries(directory: Path) -> None:
-    """Temporary files a killed process left behind (an hour old: no live writer takes that long)."""
+def _make_folder(folder: Path) -> None:
+    """Create nncli's cache folder, private to the user and tagged as a cache, unless it exists."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return
+    try:
+        with open(folder / "CACHEDIR.TAG", "x", encoding="ascii") as tag:
+            tag.write(_CACHEDIR_TAG)
+    except OSError:
+        pass
+
+
+def _own_folder(folder: Path) -> bool:
+    """Is `folder` a directory itself (not a link to one) and, where there are owners, the user's own?"""
+    try:
+        status = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(status.st_mode) and (not hasattr(os, "getuid") or status.st_uid == os.getuid())
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files a killed nncli left behind (an hour old: no live writer takes that long).
+
+    Only files named as nncli names them: whatever else is in the folder is not nncli's to delete.
+    """
     limit = time.time() - 3600
-    for entry in os.scandir(directory):
+    for entry in os.scandir(folder):
         try:
-            if entry.name.startswith(_TEMPORARY) and entry.stat().st_mtime < limit:
+            if (entry.name.startswith(_TEMPORARY_PREFIX) and entry.name.endswith(_TEMPORARY_SUFFIX)
+                    and entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < limit):
                 os.unlink(entry.path)
         except OSError:
             pass
@@ -156,6 +212,8 @@ def _remove_stale_temporaries(directory: Path) -> None:
 def load(target: Path, key: dict[str, Any]) -> tuple[Arrays, dict[str, Any]] | None:
     """The arrays and meta stored under `key`, or None when missing, stale, cut short or damaged."""
     wait(target)
+    if not _own_folder(target.parent):
+        return None
     try:
         with open(target, "rb") as handle:
             prefix = handle.read(_PREFIX)

@@ -11,6 +11,8 @@ from nncli.nn.layers import LAYERS, Layer
 
 DATA_INPUT = "input"
 GRAPH_KEYS = ("type", "name", "inputs")
+EVALUATION_BATCH = 8192
+"""Rows per pass when predicting: large batches amortise numpy's per-call cost."""
 
 
 class Model:
@@ -124,7 +126,7 @@ class Model:
                     grads[j] = np.add(grads[j], input_grad, out=self.layers[j].buffer("grad_sum", input_grad.shape))
                     summed.add(j)
 
-    def predict(self, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    def predict(self, x: np.ndarray, batch_size: int = EVALUATION_BATCH) -> np.ndarray:
         """Evaluation-mode outputs for all rows, in large batches."""
         x = np.asarray(x, dtype=self.dtype)
         result = np.empty((x.shape[0], self.output_width), dtype=self.dtype)
