@@ -116,7 +116,7 @@ def _read_meta(archive: NpzFile) -> dict[str, np.ndarray]:
     return meta
 
 
-def json_member(archive: NpzFile, key: str, array: np.ndarray, kind: type) -> Any:
+def _json_member(archive: NpzFile, key: str, array: np.ndarray, kind: type) -> Any:
     """The JSON document of a 0-d text array, which must decode to a `kind` (dict or list)."""
     if array.dtype.kind != "U" or array.shape != ():
         raise archive.error(key, f"is a {array.dtype} array of shape {array.shape}; expected a JSON text")
@@ -130,7 +130,7 @@ def json_member(archive: NpzFile, key: str, array: np.ndarray, kind: type) -> An
 
 
 def _config_and_loss(archive: NpzFile, meta: dict[str, np.ndarray]) -> tuple[dict[str, Any], Loss]:
-    config = json_member(archive, "meta.config", meta["meta.config"], dict)
+    config = _json_member(archive, "meta.config", meta["meta.config"], dict)
     try:
         loss = LOSSES.get(config["loss"]["type"]).from_config(config["loss"])
         if config["task"] not in ("classification", "regression"):
@@ -149,7 +149,7 @@ def _build_network(archive: NpzFile, meta: dict[str, np.ndarray]) -> Model:
     width = meta["meta.input_width"]
     if width.dtype.kind not in "iu" or width.shape != () or int(width) < 1:
         raise archive.error("meta.input_width", f"is {width!r}; expected a positive integer")
-    specs = json_member(archive, "meta.architecture", meta["meta.architecture"], list)
+    specs = _json_member(archive, "meta.architecture", meta["meta.architecture"], list)
     itemsize = np.dtype(str(dtype)).itemsize
     stored = sum(member.nbytes for key, member in archive.members.items() if key.startswith("layers."))
     limit = 2 * stored // itemsize + BUILD_SLACK

@@ -113,7 +113,15 @@ class NpzFile:
         return {key: self.read(key) for key in self.members}
 
     def _list_members(self) -> dict[str, Member]:
-        infos = self._zip.infolist()
+        infos, keys = self._zip.infolist(), set()
+        for info in infos:
+            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if key == info.filename:
+                raise self.error(key, "is not a .npy array; nncli's .npz files hold only .npy arrays")
+            if key in keys:
+                raise self.error(key, "appears twice in the archive: the file is damaged or was tampered with")
+            keys.add(key)
+            self._check_entry(key, info)
         compressed = sum(info.compress_size for info in infos)
         if compressed > self.path.stat().st_size:
             raise self.error(None, "is damaged: its zip directory claims more bytes than the file holds")
@@ -121,16 +129,7 @@ class NpzFile:
         if inflated > MAX_INFLATION * compressed + INFLATION_SLACK:
             raise self.error(None, f"would inflate from {compressed} to {inflated} bytes: refused as a possible zip "
                                    "bomb (nncli writes uncompressed .npz files)")
-        members: dict[str, Member] = {}
-        for info in infos:
-            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            if key == info.filename:
-                raise self.error(key, "is not a .npy array; nncli's .npz files hold only .npy arrays")
-            if key in members:
-                raise self.error(key, "appears twice in the archive: the file is damaged or was tampered with")
-            self._check_entry(key, info)
-            members[key] = self._read_header(key, info)
-        return members
+        return {info.filename[:-4]: self._read_header(info.filename[:-4], info) for info in infos}
 
     def _check_entry(self, key: str, info: zipfile.ZipInfo) -> None:
         if info.flag_bits & 0x1:

@@ -424,7 +424,8 @@ def test_errors_through_a_real_process(project):
     Path("bad.csv").write_text("x,y,colour,label\n1,2,red,a\n3,4,red\n")
     cases = [(("train", "config.yaml"), "error: config.yaml:8:3: "),
              (("eval", "run", "bad.csv"), "error: bad.csv:3: expected 4 fields (as in the header), found 3"),
-             (("predict", write_broken_model("pickled", "pickle"), "new.csv"), "error: pickled.npz: meta.config: holds pickled")]
+             (("predict", write_broken_model("pickled", "pickle"), "new.csv"),
+              "error: pickled.npz: meta.config: holds pickled")]
     before = snapshot(project)
     for args, expected in cases:
         done = run_nncli(*args)
