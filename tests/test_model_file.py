@@ -154,16 +154,19 @@ def test_header_claiming_a_trillion_elements(here):
     fails_cleanly(model, "layers.0.bias", "declares shape (6,) of float32 (24 bytes) but holds 20 bytes")
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads the peak memory from /proc")
 def test_header_claiming_a_trillion_elements_in_a_real_process_stays_small(here):
     model = changed("huge.npz", layers__0__weight=npy_header((10**6, 10**6), data=b"\0" * 64))
-    script = ("import resource, sys\nfrom nncli.cli import app\ntry:\n    app(sys.argv[2:], prog_name='nncli')\n"
-              "finally:\n    open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n")
+    # VmHWM: this process's peak resident memory (ru_maxrss would also count the forking pytest process)
+    script = ("import re, sys\nfrom nncli.cli import app\ntry:\n    app(sys.argv[2:], prog_name='nncli')\nfinally:\n"
+              "    status = open('/proc/self/status').read()\n"
+              "    open(sys.argv[1], 'w').write(re.search(r'VmHWM:\\s*(\\d+)', status).group(1))\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-c", script, "rss.txt", "predict", model, "new.csv"], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
-    assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.startswith("error: huge.npz: layers.0.weight: declares shape (1000000, 1000000)")
-    assert int(Path("rss.txt").read_text()) < 400_000  # kB: numpy and pandas loaded, no array of 4 TB
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.startswith("error: huge.npz: layers.0.weight: declares shape (1000000, 1000000)"), done
+    assert int(Path("rss.txt").read_text()) < 250_000  # kB: about 110 000 with numpy and pandas loaded
 
 
 def test_zip_bomb_is_refused_before_inflating(here):
@@ -227,14 +230,11 @@ def test_duplicate_member(here):
 
 # --- the weights ------------------------------------------------------------------------------------------------
 
-def test_nan_weight(here):
+def test_nan_weight_and_infinite_batchnorm_statistic(here):
     weight = arrays_of("three.npz")["layers.0.weight"].copy()
     weight[1, 2] = np.nan
     fails_cleanly(changed("nan.npz", layers__0__weight=weight), "layers.0.weight",
                   "holds 1 non-finite value (NaN or infinity); a trained model's arrays are finite")
-
-
-def test_infinite_batchnorm_statistic(here):
     running = arrays_of("three.npz")["layers.1.running_var"].copy()
     running[:2] = np.inf
     fails_cleanly(changed("inf.npz", layers__1__running_var=running), "layers.1.running_var",
