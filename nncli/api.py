@@ -25,6 +25,7 @@ from nncli.checkpoint import (
     checkpoint_fingerprint,
     checkpoint_wall_seconds,
     read_checkpoint,
+    read_checkpoint_header,
     restore_checkpoint,
     save_checkpoint,
 )
@@ -32,12 +33,10 @@ from nncli.config import Config, config_differences, config_error, load_config
 from nncli.data import Preprocessor, load_datasets, read_table
 from nncli.errors import ConfigError, ModelFileError, TrainingError
 from nncli.memory import check_network_fits
-from nncli.metrics import classification_report, regression_report
-from nncli.nn.losses import LOSSES, Loss
+from nncli.modelfile import TrainedModel, load_model
 from nncli.nn.model import Model
 from nncli.nn.optimizers import Optimizer
 from nncli.nn.schedules import Schedule
-from nncli.split import Split
 from nncli.train import Interrupted, TrainingState, evaluate_split, fit
 
 RESUMABLE_CHANGES = {"training.epochs"}
@@ -72,91 +71,6 @@ def check_output_width(config: Config, model: Model, preprocessor: Preprocessor)
         labels = ", ".join(map(str, preprocessor.classes))
         raise config_error(config, field_name, f"the output has {width} units but the data has {classes} classes "
                            f"({labels}): one unit per class")
-
-
-@dataclass
-class TrainedModel:
-    """Everything model.npz holds: the network, its preprocessing and the config it was trained with."""
-
-    model: Model
-    preprocessor: Preprocessor
-    config: dict[str, Any]
-    loss: Loss
-
-    @property
-    def task(self) -> str:
-        return self.config["task"]
-
-    def predict_arrays(self, features: np.ndarray) -> np.ndarray:
-        return self.model.predict(features)
-
-    def predict_frame(self, frame: pd.DataFrame, source: str = "<data>") -> pd.DataFrame:
-        """Predictions for a table aligned by column name; the target column may be absent."""
-        frame = self.preprocessor.prepare(frame, source=source, require_target=False)
-        outputs = self.model.predict(self.preprocessor.features(frame, self.model.dtype))
-        return self.preprocessor.decode(outputs)
-
-    def evaluate_frame(self, frame: pd.DataFrame, source: str = "<data>") -> dict[str, Any]:
-        """Loss and the task's metrics on a table that holds the target."""
-        frame = self.preprocessor.prepare(frame, source=source, require_target=True)
-        split = Split(self.preprocessor.features(frame, self.model.dtype),
-                      self.preprocessor.targets(frame, self.model.dtype))
-        outputs = self.model.predict(split.features)
-        loss_value = float(self.loss.forward(outputs, split.targets)[0])
-        if self.task == "classification":
-            report = classification_report(split.targets, outputs, [str(c) for c in self.preprocessor.classes])
-        else:
-            report = regression_report(split.targets, outputs, list(self.preprocessor.target_names))
-        return {"loss": loss_value, **report}
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        arrays = dict(self.model.state_dict())
-        arrays.update({f"meta.{key}": value for key, value in self.preprocessor.to_arrays().items()})
-        arrays["meta.config"] = runs.json_array(self.config)
-        arrays["meta.architecture"] = runs.json_array(self.model.specs)
-        arrays["meta.input_width"] = np.array(self.model.input_width)
-        arrays["meta.dtype"] = np.array(self.model.dtype.name)
-        arrays["meta.versions"] = runs.json_array(runs.versions())
-        return arrays
-
-    def save(self, path: Path) -> None:
-        runs.write_arrays(Path(path), self.to_arrays())
-
-
-def load_model(path: str | Path) -> TrainedModel:
-    """A model from a run directory or a model.npz file."""
-    file = runs.model_path(Path(path))
-    if Path(path).is_dir() and not file.exists() and (Path(path) / runs.CHECKPOINT_FILE).is_file():
-        raise ModelFileError("no model.npz: the run was interrupted before it finished; finish it with "
-                             f"nncli train CONFIG --out {path} --resume", file=str(path))
-    arrays = runs.read_arrays(file, display=str(file))
-
-    def damaged(reason: str) -> ModelFileError:
-        return ModelFileError(f"is not an nncli model or is damaged: {reason}", file=str(file))
-
-    missing = [key for key in ("meta.config", "meta.architecture", "meta.input_width", "meta.dtype")
-               if key not in arrays]
-    if missing:
-        raise damaged(f"the array {missing[0]!r} is missing")
-    # Whatever fails below, the file's contents are to blame, not the user's input.
-    try:
-        preprocessor = Preprocessor.from_arrays(
-            {key[5:]: value for key, value in arrays.items() if key.startswith("meta.")})
-    except KeyError as error:
-        raise damaged(f"the array 'meta.{error.args[0] if error.args else '?'}' is missing") from None
-    except Exception as error:  # noqa: BLE001
-        raise damaged(f"its preprocessing arrays are invalid ({type(error).__name__}: {error})") from None
-    try:
-        config = runs.from_json_array(arrays["meta.config"])
-        specs = runs.from_json_array(arrays["meta.architecture"])
-        model = Model(specs, int(arrays["meta.input_width"]), dtype=str(arrays["meta.dtype"]),
-                      rng=np.random.default_rng(0))
-        loss = LOSSES.get(config["loss"]["type"]).from_config(config["loss"])
-    except Exception as error:  # noqa: BLE001
-        raise damaged(f"its architecture or config is invalid ({type(error).__name__}: {error})") from None
-    model.load_state_dict({key: value for key, value in arrays.items() if key.startswith("layers.")},
-                          source=str(file))
-    return TrainedModel(model, preprocessor, config, loss)
 
 
 def predict(model_path: str | Path, data_path: str | Path) -> pd.DataFrame:
@@ -345,9 +259,9 @@ def data_fingerprint(datasets: Any) -> str:
 def _resume(path: Path, config: Config, fingerprint: str, model: Model, optimizer: Optimizer,
             schedule: Schedule, rng: np.random.Generator) -> tuple[TrainingState, float]:
     """The training state of the checkpoint at `path`, after checking it was made by this very config and data."""
-    arrays = read_checkpoint(path, display=str(path))
+    header = read_checkpoint_header(path, display=str(path))
     try:
-        old = Config.model_validate(checkpoint_config(arrays))
+        old = Config.model_validate(checkpoint_config(header))
     except Exception:  # noqa: BLE001  # any failure means the file is not a checkpoint nncli can continue
         raise ModelFileError("is not an nncli checkpoint or is damaged (its config cannot be read)",
                              file=str(path)) from None
@@ -356,10 +270,11 @@ def _resume(path: Path, config: Config, fingerprint: str, model: Model, optimize
         raise ConfigError("--resume refuses a changed config: the run would not be the one that was interrupted "
                           "(only training.epochs may change). Differences (checkpoint -> now): "
                           + "; ".join(differences), file=str(path))
-    if checkpoint_fingerprint(arrays) not in (None, fingerprint):
+    if checkpoint_fingerprint(header) not in (None, fingerprint):
         raise ConfigError("--resume refuses changed data: the training or validation rows differ from the ones "
                           "the run started with (a data file was edited); restore the data or train a new run",
                           file=str(path))
+    arrays = read_checkpoint(path, model=model, optimizer=optimizer, schedule=schedule, display=str(path))
     state = restore_checkpoint(arrays, model=model, optimizer=optimizer, schedule=schedule, rng=rng,
                                source=str(path))
     epochs = config.training.epochs
@@ -367,7 +282,7 @@ def _resume(path: Path, config: Config, fingerprint: str, model: Model, optimize
         done = f"{state.epoch} epochs" + (f" and {state.batch} batches" if state.batch else "")
         raise ConfigError(f"--resume: the checkpoint has already run {done}, more than training.epochs = {epochs}; "
                           "training.epochs may only be raised", file=str(path))
-    return state, checkpoint_wall_seconds(arrays)
+    return state, checkpoint_wall_seconds(header)
 
 
 def _summary(run_dir: Path, state: TrainingState, test: dict | None, wall: float) -> dict[str, Any]:

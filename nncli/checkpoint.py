@@ -16,9 +16,12 @@ from nncli.errors import ModelFileError
 from nncli.nn.model import Model
 from nncli.nn.optimizers import Optimizer
 from nncli.nn.schedules import Schedule
-from nncli.runs import from_json_array, json_array, read_arrays, write_arrays
+from nncli.npz import NpzFile
+from nncli.runs import from_json_array, json_array, write_arrays
 from nncli.train import TrainingState
 
+_HEADER_KEYS = ("config", "run.data_fingerprint", "run.wall_seconds")
+_HEADER_MAX_BYTES = 64 << 20
 _SCALARS = ("epoch", "batch", "loss_sum", "epoch_seconds", "wait", "stopped_early")
 
 
@@ -50,8 +53,72 @@ def save_checkpoint(path: Path, *, model: Model, optimizer: Optimizer, schedule:
     write_arrays(path, arrays)
 
 
-def read_checkpoint(path: Path, display: str | None = None) -> dict[str, np.ndarray]:
-    return read_arrays(path, display)
+def read_checkpoint_header(path: Path, display: str | None = None) -> dict[str, np.ndarray]:
+    """The small arrays that say which run a checkpoint belongs to (its config, data fingerprint, wall time),
+    read before the rest so that a changed config is reported as such, not as mismatched shapes."""
+    with NpzFile(path, display) as archive:
+        header = {}
+        for key in _HEADER_KEYS:
+            member = archive.members.get(key)
+            if member is None:
+                continue
+            if member.shape != () or member.nbytes > _HEADER_MAX_BYTES:
+                raise archive.error(key, f"is an array of shape {member.shape} ({member.nbytes} bytes); expected "
+                                         "a single value")
+            header[key] = archive.read(key)
+    return header
+
+
+def read_checkpoint(path: Path, *, model: Model, optimizer: Optimizer, schedule: Schedule,
+                    display: str | None = None) -> dict[str, np.ndarray]:
+    """The arrays of checkpoint.npz, each one's declared shape checked against the run's freshly built model,
+    optimizer and schedule before its data is read (a damaged or foreign file cannot exhaust memory)."""
+    with NpzFile(path, display) as archive:
+        for key, member in archive.members.items():
+            shape, floats = _expected(key, model, optimizer, schedule)
+            if shape is None:
+                raise archive.error(key, "is not part of an nncli checkpoint of this config")
+            if len(member.shape) != len(shape) or any(want not in (None, got)
+                                                      for got, want in zip(member.shape, shape)):
+                raise archive.error(key, f"has shape {member.shape}; the run's network and optimizer need "
+                                         f"{_shape_text(shape)}")
+            if floats and member.dtype.kind != "f":
+                raise archive.error(key, f"holds {member.dtype} values; expected floats")
+        arrays = archive.read_all()
+        for key, value in arrays.items():
+            if key.startswith(("model.", "best.")) and not np.isfinite(value).all():
+                raise archive.error(key, "holds non-finite weights (NaN or infinity); nncli never saves those")
+    return arrays
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return str(tuple("rows" if size is None else size for size in shape)).replace("'", "")
+
+
+def _expected(key: str, model: Model, optimizer: Optimizer,
+              schedule: Schedule) -> tuple[tuple[int | None, ...] | None, bool]:
+    """The shape a checkpoint array must have (None: a dimension of any size), and whether it holds floats.
+
+    (None, False) for a key no checkpoint of this run holds.
+    """
+    section, _, name = key.partition(".")
+    if section in ("model", "best"):
+        weights = model.state_dict()
+        return (weights[name].shape if name in weights else None), True
+    if section == "optimizer":
+        if name in ("step", "lr"):
+            return (), False
+        state, _, index = name.rpartition(".")
+        shapes = [model.flat_params.shape]  # `fit` steps the optimizer over the one flat array of all parameters
+        if state in optimizer.state_names() and index.isdigit() and int(index) < len(shapes):
+            return shapes[int(index)], True
+        return None, False
+    if section == "schedule":
+        return (() if name in schedule.state_dict() else None), False
+    if key in ("state.order", "state.train_outputs"):
+        return ((None,) if key == "state.order" else (None, model.output_width)), False
+    scalars = {f"state.{name}" for name in _SCALARS + ("best", "history", "rng")}
+    return (() if key in scalars.union(_HEADER_KEYS) else None), False
 
 
 def checkpoint_config(arrays: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -171,11 +171,12 @@ def evaluate(
     with user_errors(debug):
         from nncli import api, display
         from nncli.console import make_console
+        from nncli.metrics import json_ready
 
         trained = api.load_model(model)
         report = api.evaluate_model(trained, data)
         if as_json:
-            sys.stdout.write(json.dumps(report) + "\n")
+            sys.stdout.write(json.dumps(json_ready(report), allow_nan=False) + "\n")
             return
         console = make_console()
         for renderable in display.evaluation_renderables(report, trained.task,

@@ -42,6 +42,13 @@ def format_number(value: Any) -> str:
     return f"{number:.4g}"
 
 
+def format_metric(value: Any) -> str:
+    """An evaluation score: as `format_number`, but "n/a" where it is undefined (r2 of one row: not a number)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isfinite(value):
+        return "n/a"
+    return format_number(value)
+
+
 def format_value(column: str, value: Any) -> str:
     """One cell of an epoch record, formatted for its column (lr in scientific form, seconds to 0.01)."""
     if value is None:
@@ -234,7 +241,7 @@ def _key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in rows:
-        table.add_row(name, format_number(value))
+        table.add_row(name, format_metric(value))
     return table
 
 
@@ -254,7 +261,7 @@ def evaluation_renderables(report: dict[str, Any], task: str, classes: list[str]
     scores = report.get("per_class", {})
     for label in classes:
         row = scores.get(str(label), {})
-        per_class.add_row(str(label), *(format_number(row.get(name)) for name in
+        per_class.add_row(str(label), *(format_metric(row.get(name)) for name in
                                         ["precision", "recall", "f1", "support"]))
 
     matrix = Table(title="confusion matrix", header_style="bold")
@@ -276,9 +283,9 @@ def _regression_table(report: dict[str, Any]) -> Table:
         for target in per_target:
             table.add_column(str(target), justify="right")
     for name in names:
-        row = [name, format_number(report[name])]
+        row = [name, format_metric(report[name])]
         if len(per_target) > 1:
-            row += [format_number(scores.get(name)) for scores in per_target.values()]
+            row += [format_metric(scores.get(name)) for scores in per_target.values()]
         table.add_row(*row)
     return table
 

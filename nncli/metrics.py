@@ -14,6 +14,18 @@ import numpy as np
 from nncli.registry import Configurable, Registry
 
 
+def json_ready(value: Any) -> Any:
+    """A report with every number that is not finite (an undefined metric, such as r2 of one row) as None,
+    so that `json.dumps(..., allow_nan=False)` gives valid JSON."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(item) for item in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
+
+
 def _as_columns(array: np.ndarray) -> np.ndarray:
     """`array` as 2-D: a 1-D vector becomes one column."""
     array = np.asarray(array)

@@ -8,14 +8,13 @@ import json
 import os
 import platform
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from nncli import __version__
-from nncli.errors import ModelFileError, NncliError
+from nncli import __version__, npz
+from nncli.errors import NncliError
 
 MODEL_FILE = "model.npz"
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -89,21 +88,7 @@ def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def read_arrays(path: Path, display: str | None = None) -> dict[str, np.ndarray]:
     """Every array of an .npz file, refusing pickled data; a clear ModelFileError for anything broken."""
-    name = display or str(path)
-    if not Path(path).is_file():
-        raise ModelFileError("no such file", file=name)
-    if not zipfile.is_zipfile(path):
-        raise ModelFileError("is not a readable .npz file (not a zip archive; maybe truncated or not a model)",
-                             file=name)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise ModelFileError("holds pickled Python objects, which nncli never loads", file=name) from None
-        raise ModelFileError(f"is not a valid .npz file ({error})", file=name) from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as error:
-        raise ModelFileError(f"is not a readable .npz file, maybe truncated ({error})", file=name) from None
+    return npz.read_arrays(path, display)
 
 
 def json_array(value: Any) -> np.ndarray:

@@ -319,15 +319,16 @@ def broken_models() -> dict[str, tuple[object, str]]:
         "missing": (None, "absent.npz: no such file"),
         "not a zip": (b"layers.0.weight = 1\n", "notzip.npz: is not a readable .npz file (not a zip archive"),
         "truncated": ("truncate", "truncated.npz: is not a readable .npz file"),
-        "pickled": ("pickle", "pickled.npz: holds pickled Python objects, which nncli never loads"),
-        "missing weight": ("drop layers.0.bias", "missing_weight.npz: arrays do not match the architecture: "
-                                                 "missing ['layers.0.bias']"),
-        "extra weight": ("add layers.5.weight", "extra_weight.npz: arrays do not match the architecture"),
-        "wrong shape": ("shape layers.0.weight", "wrong_shape.npz: array 'layers.0.weight' has shape (5, 3), the "
+        "pickled": ("pickle", "pickled.npz: meta.config: holds pickled Python objects, which nncli never loads"),
+        "missing weight": ("drop layers.0.bias", "missing_weight.npz: layers.0.bias: is missing: the network "
+                                                 "meta.architecture describes needs it"),
+        "extra weight": ("add layers.5.weight", "extra_weight.npz: layers.5.weight: is not part of the network "
+                                                "meta.architecture describes"),
+        "wrong shape": ("shape layers.0.weight", "wrong_shape.npz: layers.0.weight: has shape (5, 3); the "
                                                  "architecture needs (5, 8)"),
-        "missing meta": ("drop meta.feature_names", "missing_meta.npz: is not an nncli model or is damaged: the "
-                                                    "array 'meta.feature_names' is missing"),
-        "bad config": ("garble meta.config", "bad_config.npz: is not an nncli model or is damaged"),
+        "missing meta": ("drop meta.feature_names", "missing_meta.npz: meta.feature_names: is missing: the file is "
+                                                    "not an nncli model or is damaged"),
+        "bad config": ("garble meta.config", "bad_config.npz: meta.config: is not valid JSON"),
     }
 
 
@@ -423,7 +424,8 @@ def test_errors_through_a_real_process(project):
     Path("bad.csv").write_text("x,y,colour,label\n1,2,red,a\n3,4,red\n")
     cases = [(("train", "config.yaml"), "error: config.yaml:8:3: "),
              (("eval", "run", "bad.csv"), "error: bad.csv:3: expected 4 fields (as in the header), found 3"),
-             (("predict", write_broken_model("pickled", "pickle"), "new.csv"), "error: pickled.npz: holds pickled")]
+             (("predict", write_broken_model("pickled", "pickle"), "new.csv"),
+              "error: pickled.npz: meta.config: holds pickled")]
     before = snapshot(project)
     for args, expected in cases:
         done = run_nncli(*args)

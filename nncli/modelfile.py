@@ -1,0 +1,233 @@
+"""model.npz: save, load and validate a trained model (the network, its preprocessing and its config).
+
+A model file may come from anyone. Loading reads the small `meta.` arrays first, builds the network their
+architecture describes (after checking it is no larger than the file's arrays), compares every `layers.`
+array's declared shape and dtype with it before reading any weights, then checks every value. A damaged model
+is a ModelFileError `FILE: KEY: what is wrong and what was expected`, never silent nonsense.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nncli import runs
+from nncli.data import Preprocessor
+from nncli.errors import ModelFileError
+from nncli.metrics import classification_report, regression_report
+from nncli.modelmeta import check_preprocessing
+from nncli.nn.layers import LAYERS
+from nncli.nn.losses import LOSSES, Loss
+from nncli.nn.model import DATA_INPUT, GRAPH_KEYS, Model
+from nncli.npz import NpzFile
+from nncli.split import Split
+
+META_MAX_BYTES = 64 << 20  # per meta array: JSON documents, names and vocabularies
+BUILD_SLACK = 1 << 20  # parameters the architecture may need beyond what the file holds (bias-free layers)
+NETWORK_KEYS = ("meta.config", "meta.architecture", "meta.input_width", "meta.dtype")
+DTYPES = ("float32", "float64")
+
+
+@dataclass
+class TrainedModel:
+    """Everything model.npz holds: the network, its preprocessing and the config it was trained with."""
+
+    model: Model
+    preprocessor: Preprocessor
+    config: dict[str, Any]
+    loss: Loss
+
+    @property
+    def task(self) -> str:
+        return self.config["task"]
+
+    def predict_arrays(self, features: np.ndarray) -> np.ndarray:
+        return self.model.predict(features)
+
+    def predict_frame(self, frame: pd.DataFrame, source: str = "<data>") -> pd.DataFrame:
+        """Predictions for a table aligned by column name; the target column may be absent."""
+        frame = self.preprocessor.prepare(frame, source=source, require_target=False)
+        outputs = self.model.predict(self.preprocessor.features(frame, self.model.dtype))
+        return self.preprocessor.decode(outputs)
+
+    def evaluate_frame(self, frame: pd.DataFrame, source: str = "<data>") -> dict[str, Any]:
+        """Loss and the task's metrics on a table that holds the target."""
+        frame = self.preprocessor.prepare(frame, source=source, require_target=True)
+        split = Split(self.preprocessor.features(frame, self.model.dtype),
+                      self.preprocessor.targets(frame, self.model.dtype))
+        outputs = self.model.predict(split.features)
+        loss_value = float(self.loss.forward(outputs, split.targets)[0])
+        if self.task == "classification":
+            report = classification_report(split.targets, outputs, [str(c) for c in self.preprocessor.classes])
+        else:
+            report = regression_report(split.targets, outputs, list(self.preprocessor.target_names))
+        return {"loss": loss_value, **report}
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The arrays of model.npz (SPEC: `layers.<i>.<name>` and `meta.<name>`)."""
+        arrays = dict(self.model.state_dict())
+        arrays.update({f"meta.{key}": value for key, value in self.preprocessor.to_arrays().items()})
+        arrays["meta.config"] = runs.json_array(self.config)
+        arrays["meta.architecture"] = runs.json_array(self.model.specs)
+        arrays["meta.input_width"] = np.array(self.model.input_width)
+        arrays["meta.dtype"] = np.array(self.model.dtype.name)
+        arrays["meta.versions"] = runs.json_array(runs.versions())
+        return arrays
+
+    def save(self, path: Path) -> None:
+        """Write model.npz atomically."""
+        runs.write_arrays(Path(path), self.to_arrays())
+
+
+def load_model(path: str | Path) -> TrainedModel:
+    """A model from a run directory or a model.npz file, checked completely before it is used."""
+    file = runs.model_path(Path(path))
+    if Path(path).is_dir() and not file.exists() and (Path(path) / runs.CHECKPOINT_FILE).is_file():
+        raise ModelFileError("no model.npz: the run was interrupted before it finished; finish it with "
+                             f"nncli train CONFIG --out {path} --resume", file=str(path))
+    with NpzFile(file, str(file)) as archive:
+        for key in archive.members:
+            if not key.startswith(("meta.", "layers.")):
+                raise archive.error(key, "is not an array of an nncli model (they are named layers.* and meta.*)")
+        meta = _read_meta(archive)
+        config, loss = _config_and_loss(archive, meta)
+        model = _build_network(archive, meta)
+        _load_weights(archive, model)
+    preprocessor = check_preprocessing({key[5:]: value for key, value in meta.items()}, model, config["task"],
+                                       lambda key, message: archive.error(f"meta.{key}", message))
+    return TrainedModel(model, preprocessor, config, loss)
+
+
+def _read_meta(archive: NpzFile) -> dict[str, np.ndarray]:
+    for key in NETWORK_KEYS:
+        if key not in archive.members:
+            raise archive.error(key, "is missing: the file is not an nncli model or is damaged")
+    meta = {}
+    for key, member in archive.members.items():
+        if key.startswith("meta."):
+            if member.nbytes > META_MAX_BYTES:
+                raise archive.error(key, f"holds {member.nbytes} bytes; nncli's meta arrays are at most "
+                                         f"{META_MAX_BYTES >> 20} MiB")
+            meta[key] = archive.read(key)
+    return meta
+
+
+def _json_member(archive: NpzFile, key: str, array: np.ndarray, kind: type) -> Any:
+    """The JSON document of a 0-d text array, which must decode to a `kind` (dict or list)."""
+    if array.dtype.kind != "U" or array.shape != ():
+        raise archive.error(key, f"is a {array.dtype} array of shape {array.shape}; expected a JSON text")
+    try:
+        value = runs.from_json_array(array)
+    except (ValueError, RecursionError) as error:
+        raise archive.error(key, f"is not valid JSON ({error})") from None
+    if not isinstance(value, kind):
+        raise archive.error(key, f"is JSON of a {type(value).__name__}; expected a {kind.__name__}")
+    return value
+
+
+def _config_and_loss(archive: NpzFile, meta: dict[str, np.ndarray]) -> tuple[dict[str, Any], Loss]:
+    config = _json_member(archive, "meta.config", meta["meta.config"], dict)
+    try:
+        loss = LOSSES.get(config["loss"]["type"]).from_config(config["loss"])
+        if config["task"] not in ("classification", "regression"):
+            raise ValueError(f"unknown task {config['task']!r}")
+    except Exception as error:  # noqa: BLE001  # whatever fails, the file's config is to blame
+        message = " ".join(f"{type(error).__name__}: {error}".split())
+        raise archive.error("meta.config", f"is not the config of a trained model ({message})") from None
+    return config, loss
+
+
+def _build_network(archive: NpzFile, meta: dict[str, np.ndarray]) -> Model:
+    """The network of meta.architecture, once its size is known to fit the file's `layers.` arrays."""
+    dtype = meta["meta.dtype"]
+    if dtype.dtype.kind != "U" or dtype.shape != () or str(dtype) not in DTYPES:
+        raise archive.error("meta.dtype", f"is {dtype!r}; expected one of {', '.join(DTYPES)}")
+    width = meta["meta.input_width"]
+    if width.dtype.kind not in "iu" or width.shape != () or int(width) < 1:
+        raise archive.error("meta.input_width", f"is {width!r}; expected a positive integer")
+    specs = _json_member(archive, "meta.architecture", meta["meta.architecture"], list)
+    itemsize = np.dtype(str(dtype)).itemsize
+    stored = sum(member.nbytes for key, member in archive.members.items() if key.startswith("layers."))
+    limit = 2 * stored // itemsize + BUILD_SLACK
+    try:
+        needed = parameter_bound(specs, int(width), limit)
+        if needed > limit:
+            raise archive.error("meta.architecture", f"describes a network of at least {needed} parameters but "
+                                                     f"the file's layers arrays hold {stored} bytes: the file is "
+                                                     "damaged")
+        return Model(specs, int(width), dtype=str(dtype), rng=np.random.default_rng(0))
+    except ModelFileError:
+        raise
+    except Exception as error:  # noqa: BLE001  # whatever fails, the file's architecture is to blame
+        message = " ".join(f"{type(error).__name__}: {error}".split())
+        raise archive.error("meta.architecture", f"does not describe a network nncli can build ({message})") from None
+
+
+def parameter_bound(specs: list[dict[str, Any]], input_width: int, limit: int) -> int:
+    """The number of parameters the network of `specs` holds, or more, found without allocating them.
+
+    A layer with `units` (dense) holds at most (inputs + 1) × units parameters and is not built here. Any other
+    layer (merge layers, dropout, batchnorm) holds at most 4 parameters per input, so once that fits under
+    `limit` it is built to learn its exact output width. Stops as soon as the count passes `limit`.
+    """
+    widths = {DATA_INPUT: input_width}
+    previous, total = DATA_INPUT, 0
+    for index, spec in enumerate(specs):
+        input_widths = [widths[name] for name in spec.get("inputs", [previous])]
+        if "units" in spec:
+            units = spec["units"]
+            if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+                raise ValueError(f"layer {index}: units must be a positive integer, got {units!r}")
+            width, total = units, total + (sum(input_widths) + 1) * units
+        elif total + 4 * sum(input_widths) > limit:
+            return total + 4 * sum(input_widths)
+        else:
+            layer = LAYERS.get(spec["type"]).from_config({k: v for k, v in spec.items() if k not in GRAPH_KEYS})
+            width = layer.build(input_widths, np.random.default_rng(0), np.dtype(np.float32))
+            total += sum(param.size for param in layer.params.values())
+        if total > limit:
+            return total
+        previous = spec.get("name", f"{spec['type']}_{index}")
+        widths[previous] = width
+    return total
+
+
+def _load_weights(archive: NpzFile, model: Model) -> None:
+    """Every `layers.` array: shape and dtype from its header first, then its values, into the model."""
+    expected = model.state_dict()
+    for key in archive.members:
+        if key.startswith("layers.") and key not in expected:
+            raise archive.error(key, "is not part of the network meta.architecture describes (expected "
+                                     f"{_listing(expected)})")
+    arrays = {}
+    for key, target in expected.items():
+        member = archive.members.get(key)
+        if member is None:
+            raise archive.error(key, "is missing: the network meta.architecture describes needs it")
+        if member.shape != target.shape:
+            raise archive.error(key, f"has shape {member.shape}; the architecture needs {target.shape}")
+        if member.dtype.kind != "f" or member.dtype.itemsize != model.dtype.itemsize:
+            raise archive.error(key, f"holds {_kind_name(member.dtype)} ({member.dtype}); expected {model.dtype}, "
+                                     "the model's dtype")
+        value = archive.read(key)
+        bad = int(np.count_nonzero(~np.isfinite(value)))
+        if bad:
+            raise archive.error(key, f"holds {bad} non-finite value{'s' if bad > 1 else ''} (NaN or infinity); "
+                                     "a trained model's arrays are finite")
+        arrays[key] = value
+    model.load_state_dict(arrays, source=archive.name)
+
+
+def _kind_name(dtype: np.dtype) -> str:
+    return {"b": "booleans", "i": "integers", "u": "integers", "c": "complex numbers", "U": "text",
+            "f": "floats"}.get(dtype.kind, "values")
+
+
+def _listing(keys: Any, limit: int = 8) -> str:
+    keys = list(keys)
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "") if keys else "none"

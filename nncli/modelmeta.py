@@ -1,0 +1,147 @@
+"""The preprocessing a model file stores under `meta.`, checked against itself and the network before use.
+
+`Preprocessor.to_arrays` writes these arrays; a file from elsewhere may hold anything under those names. Every
+entry is checked for its type, length and values, and the whole for consistency with the network: the
+features must encode to the network's input width, the classes or targets must match its output units.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable, Mapping
+
+import numpy as np
+
+from nncli.data import Preprocessor
+from nncli.data.preprocess import ENCODINGS, MISSING, SCALES
+from nncli.errors import ModelFileError
+from nncli.nn.model import Model
+
+ErrorFactory = Callable[[str, str], ModelFileError]  # (key without "meta.", message) -> the error to raise
+OUTPUT_WIDTH = {"binary": "1 unit (the last class's probability)", "onehot": "one unit per class",
+                "values": "one unit per target"}
+
+
+class _Meta:
+    """Typed access to the meta arrays: each getter checks its entry or raises the file's error."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], error: ErrorFactory):
+        self.arrays, self.error = arrays, error
+
+    def get(self, key: str) -> np.ndarray:
+        if key not in self.arrays:
+            raise self.error(key, "is missing: the file is not an nncli model or is damaged")
+        return self.arrays[key]
+
+    def choice(self, key: str, valid: tuple[str, ...]) -> str:
+        value = self.get(key)
+        if value.dtype.kind != "U" or value.shape != () or str(value) not in valid:
+            raise self.error(key, f"is {value!r}; expected one of {', '.join(valid)}")
+        return str(value)
+
+    def flag(self, key: str) -> bool:
+        value = self.get(key)
+        if value.dtype.kind != "b" or value.shape != ():
+            raise self.error(key, f"is {value!r}; expected True or False")
+        return bool(value)
+
+    def names(self, key: str, what: str, allow_empty: bool = False) -> list[str]:
+        value = self.get(key)
+        if value.dtype.kind != "U" or value.ndim != 1:
+            raise self.error(key, f"is a {value.dtype} array of shape {value.shape}; expected a list of {what}")
+        names = [str(name) for name in value]
+        if not names and not allow_empty:
+            raise self.error(key, f"is empty; expected at least one of the {what}")
+        if len(set(names)) < len(names):
+            repeated = next(name for name, count in Counter(names).items() if count > 1)
+            raise self.error(key, f"repeats {repeated!r}; the {what} are distinct")
+        return names
+
+    def numbers(self, key: str, length: int, kinds: str = "f") -> np.ndarray:
+        value = self.get(key)
+        if value.dtype.kind not in kinds or value.shape != (length,):
+            raise self.error(key, f"is a {value.dtype} array of shape {value.shape}; expected {length} "
+                                  f"{'floats' if kinds == 'f' else 'flags'}, one per feature")
+        return value
+
+
+def check_preprocessing(arrays: Mapping[str, np.ndarray], model: Model, task: str,
+                        error: ErrorFactory) -> Preprocessor:
+    """The preprocessor of a model file's meta arrays (keys without "meta."), after checking every entry."""
+    meta = _Meta(arrays, error)
+    saved_task = meta.choice("task", tuple(ENCODINGS))
+    if saved_task != task:
+        raise error("task", f"is {saved_task!r} but meta.config says {task!r}")
+    encoding = meta.choice("target_encoding", ENCODINGS[task])
+    missing = meta.choice("missing", MISSING)
+    meta.choice("scale", SCALES)
+    names = meta.names("feature_names", "feature names")
+    categorical = meta.numbers("categorical", len(names), kinds="b")
+    numeric = ~categorical
+    for key in ("scale_offset", "scale_divisor") + (("impute_values",) if missing == "impute" else ()):
+        values = meta.numbers(key, len(names))[numeric]
+        if not np.isfinite(values).all():
+            raise error(key, f"is not finite for feature {_first(names, numeric, ~np.isfinite(values))!r}")
+    if missing != "impute":
+        meta.numbers("impute_values", len(names))
+    divisor = meta.get("scale_divisor")[numeric]
+    if (divisor == 0).any():
+        raise error("scale_divisor", f"is 0 for feature {_first(names, numeric, divisor == 0)!r}; scaling divides "
+                                     "by it")
+    vocabularies = {name: meta.names(f"categories.{name}", f"categories of {name!r}")
+                    for name, flag in zip(names, categorical) if flag}
+    for key in arrays:
+        if key.startswith("categories.") and key[len("categories."):] not in vocabularies:
+            raise error(key, f"is a vocabulary for {key[len('categories.'):]!r}, which is not a categorical "
+                             "feature of meta.feature_names")
+    _check_targets(meta, task, encoding)
+    try:
+        preprocessor = Preprocessor.from_arrays(arrays)
+    except Exception as error_:  # noqa: BLE001  # checked above; anything left is still the file's fault
+        message = " ".join(f"{type(error_).__name__}: {error_}".split())
+        raise error("feature_names", f"the preprocessing cannot be rebuilt ({message})") from None
+    _check_fit(preprocessor, model, error)
+    return preprocessor
+
+
+def _check_targets(meta: _Meta, task: str, encoding: str) -> None:
+    targets = meta.names("target_names", "target columns")
+    classes = meta.names("classes", "class labels", allow_empty=True)
+    numeric = meta.flag("classes_numeric")
+    if task == "regression":
+        if classes:
+            raise meta.error("classes", "lists classes but the model is a regression model; expected none")
+        return
+    if len(targets) != 1:
+        raise meta.error("target_names", f"lists {len(targets)} targets; a classifier has one")
+    needed = "exactly 2" if encoding == "binary" else "at least 2"
+    if len(classes) < 2 or (encoding == "binary" and len(classes) != 2):
+        raise meta.error("classes", f"lists {len(classes)} classes; a {encoding} classifier needs {needed}")
+    if numeric:
+        try:
+            numbers = np.array(classes, dtype=np.float64)
+        except ValueError:
+            numbers = np.array([np.nan])
+        if not np.isfinite(numbers).all():
+            raise meta.error("classes", "holds a label that is not a finite number, but meta.classes_numeric is "
+                                        "True")
+
+
+def _check_fit(preprocessor: Preprocessor, model: Model, error: ErrorFactory) -> None:
+    """The features must encode to the network's input width, and the output must fit the classes or targets."""
+    if preprocessor.input_width != model.input_width:
+        raise error("feature_names", f"the {len(preprocessor.feature_names)} features encode to "
+                                     f"{preprocessor.input_width} inputs, but the network (meta.input_width) takes "
+                                     f"{model.input_width}")
+    encoding = preprocessor.target_encoding
+    width = {"binary": 1, "onehot": len(preprocessor.classes), "values": len(preprocessor.target_names)}[encoding]
+    if model.output_width != width:
+        key = "target_names" if encoding == "values" else "classes"
+        count = len(preprocessor.target_names) if encoding == "values" else len(preprocessor.classes)
+        raise error(key, f"lists {count}, which needs an output layer of {OUTPUT_WIDTH[encoding]} ({width}), but "
+                         f"the network's output layer has {model.output_width} units")
+
+
+def _first(names: list[str], mask: np.ndarray, bad: np.ndarray) -> str:
+    """The name of the first feature among those in `mask` where `bad` holds."""
+    return [name for name, flag in zip(names, mask) if flag][int(np.argmax(bad))]
