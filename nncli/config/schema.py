@@ -6,6 +6,7 @@ every default filled in.
 
 # No `from __future__ import annotations`: pydantic reads these annotations at class creation.
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -34,6 +35,9 @@ def _optional_csv_path(value: Any, info: ValidationInfo) -> Optional[Path]:
     return None if value is None else _absolute(value, info, "a CSV file path or null")
 
 
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # text that YAML would read as a number unquoted
+
+
 def _valid_split(value: Any, info: ValidationInfo) -> Union[float, Path, None]:
     words = "a fraction in (0, 1), a CSV file path or null"
     if value is None:
@@ -42,6 +46,9 @@ def _valid_split(value: Any, info: ValidationInfo) -> Union[float, Path, None]:
         if not 0 < value < 1:
             raise ValueError(f"must be {words}, got {show(value)}")
         return float(value)
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        raise ValueError(f"must be {words}, got the text {show(value)}: write a fraction as a number, without "
+                         f"quotes ({value.strip()}), or give the path of a CSV file")
     return _absolute(value, info, words)
 
 

@@ -20,6 +20,9 @@ __all__ = ["Datasets", "Preprocessor", "Split", "load_datasets", "read_table", "
            "target_encoding_for"]
 
 CROSSENTROPY_ENCODINGS = {"binary_crossentropy": "binary", "categorical_crossentropy": "onehot"}
+# Raised whenever preparing data refuses more than before: datasets cached by an older nncli then miss the cache.
+# 2: numbers too large for the run's dtype.
+_CHECKS = 2
 
 
 @dataclass
@@ -92,8 +95,8 @@ def load_datasets(config: Any, rng: np.random.Generator) -> Datasets:
     if valid_frame is not None:
         valid = _load_part(preprocessor, valid_frame, train_name, dtype)
     else:
-        valid = _read_part(preprocessor, None if fraction else data.valid, data.delimiter, dtype, reading)
-    test = _read_part(preprocessor, getattr(data, "test", None), data.delimiter, dtype, reading)
+        valid = _read_part(preprocessor, None if fraction else data.valid, "data.valid", data.delimiter, dtype, reading)
+    test = _read_part(preprocessor, getattr(data, "test", None), "data.test", data.delimiter, dtype, reading)
     datasets = Datasets(train, valid, test, preprocessor)
     if stored is not None:
         _store_cached(*stored, datasets, rng)
@@ -128,13 +131,16 @@ def _cache_key(config: Any, rng: np.random.Generator, task: str, encoding: str, 
     for part in ("train", "valid", "test"):
         path = getattr(data, part, None)
         if path is not None and not (part == "valid" and fraction):
+            if not Path(path).is_file():
+                return None  # a pipe or device: reading it for a key would consume it
             files[part] = cache.file_key(Path(path))
             if files[part] is None:
                 return None
     key = {"files": files, "delimiter": data.delimiter, "missing": data.missing, "target": targets,
            "features": data.features, "categorical": data.categorical, "scale": data.scale,
            "dtype": np.dtype(config.dtype).name, "task": task, "encoding": encoding,
-           "rng": rng.bit_generator.state if fraction else None}  # the split draws from `rng`
+           "rng": rng.bit_generator.state if fraction else None,  # the split draws from `rng`
+           "checks": _CHECKS}
     return target, key
 
 
@@ -177,12 +183,18 @@ def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np
     cache.store(target, key, arrays, meta, background=True)
 
 
-def _read_part(preprocessor: Preprocessor, path: Any, delimiter: str, dtype: np.dtype,
+def _read_part(preprocessor: Preprocessor, path: Any, field: str, delimiter: str, dtype: np.dtype,
                reading: dict[str, Any]) -> Split | None:
     if path is None:
         return None
     name = _display(path)
-    return _load_part(preprocessor, read_table(Path(path), delimiter, display_path=name, **reading), name, dtype)
+    try:
+        frame = read_table(Path(path), delimiter, display_path=name, **reading)
+    except DataError as error:
+        if error.line is None and error.field is None:  # about the file as a whole: say which setting names it
+            error.field = field
+        raise
+    return _load_part(preprocessor, frame, name, dtype)
 
 
 def _load_part(preprocessor: Preprocessor, frame: pd.DataFrame, name: str, dtype: np.dtype,

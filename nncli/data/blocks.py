@@ -5,8 +5,8 @@ worker threads each read a block of whole lines and parse it with pandas' C pars
 the block's numeric columns are cast to the requested dtype at once and copied straight into their final
 arrays, so the table exists once, narrowed. The frame is the one pandas gives for the whole file, up to that
 cast. Whatever this path cannot reproduce exactly (quoted fields, which may hold line breaks; a column whose
-type differs between blocks; any parse problem) returns None, and the caller parses the whole file instead,
-which also reports the errors.
+type differs between blocks; a number too large for the dtype; any parse problem) returns None, and the caller
+parses the whole file instead, which also reports the errors.
 """
 
 from __future__ import annotations
@@ -145,6 +145,15 @@ def _header(line: bytes, sep: str) -> pd.Index:
     return pd.read_csv(io.BytesIO(line), sep=sep, header=0, index_col=False, encoding="utf-8", engine="c").columns
 
 
+def memory_quarter() -> int:
+    """A quarter of the machine's physical memory in bytes (4 GiB where the system does not say): the most that
+    one input stream or one feature matrix may take."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
+    except (AttributeError, ValueError, OSError):
+        return 4 << 30
+
+
 def worker_count() -> int:
     try:
         available = len(os.sched_getaffinity(0))
@@ -219,8 +228,11 @@ def _parse_block(block: bytes, sep: str, names: pd.Index, numbers: np.dtype, exa
     slots = iter(values)
     for position, (_, column) in enumerate(frame.items()):
         if position in kept:  # floats cast in one pass; integers through float64, as a float64 parse would
-            numeric = column.to_numpy()
-            next(slots)[:] = numeric if numeric.dtype.kind == "f" else numeric.astype(np.float64)
+            numeric, slot = column.to_numpy(), next(slots)
+            with np.errstate(over="ignore"):
+                slot[:] = numeric if numeric.dtype.kind == "f" else numeric.astype(np.float64)
+                if not np.isfinite(slot.sum()) and (np.isinf(slot) & np.isfinite(numeric)).any():
+                    raise _Unsupported("a number too large for the dtype")  # the whole-file parser names it
         else:
             others[position] = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
     return _Block(rows, cast, values, others)

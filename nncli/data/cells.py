@@ -6,6 +6,7 @@ the slow per-value work runs on the distinct values only, never per row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,8 @@ import pandas as pd
 
 # Integral floats below this print without a decimal point ("3", not "3.0"); above it they lose precision.
 _EXACT_INTEGERS = 2.0**53
+# What repr escapes in text: C0 and C1 control characters, DEL and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def line_of(index: pd.Index, position: int) -> int | None:
@@ -45,10 +48,34 @@ def number_text(numbers: np.ndarray) -> np.ndarray:
     return text
 
 
+def escaped(text: object) -> str:
+    """Text for a message: control characters (a NUL, a tab, a line break) written as repr writes them (`\\x00`)."""
+    return _CONTROL.sub(lambda match: repr(match[0])[1:-1], str(text))
+
+
+def quoted(text: object) -> str:
+    """Text for a message in quotes, control characters escaped: `'0.571\\x00'`."""
+    return repr(str(text))
+
+
 def format_values(values: list, limit: int = 20) -> str:
-    """`a, b, c` (shortened after `limit` values) for error messages."""
-    shown = ", ".join(str(value) for value in values[:limit])
+    """`a, b, c` (shortened after `limit` values, control characters escaped) for error messages."""
+    shown = ", ".join(escaped(value) for value in values[:limit])
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+
+
+def short_number(number: float, digits: int | None = None) -> str:
+    """A number as a person writes it (`1e39`, `0.25`): every digit it has, or `digits` significant ones."""
+    text = repr(float(number)) if digits is None else f"{float(number):.{digits}g}"
+    return text.replace("e+", "e")
+
+
+def size_text(count: int) -> str:
+    """Bytes for a person: `9.31 GiB`, `512 MiB`."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count} bytes"
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,13 @@ class Factor:
     codes: np.ndarray
     text: np.ndarray  # canonical text of each distinct value (numbers as `number_text`)
     numbers: np.ndarray  # each distinct value as a float, NaN where it is not a number
+    raw: np.ndarray | None = None  # the distinct values as read, for messages (numpy text drops trailing NULs)
+
+    def shown(self, code: int) -> str:
+        """Distinct value `code` for a message, quoted, exactly as read: `'0.571\\x00'`."""
+        if self.raw is None or np.isfinite(self.numbers[code]):  # numbers in canonical form: '1.0' is '1'
+            return quoted(self.text[code])
+        return quoted(self.raw[code])
 
     def row_numbers(self) -> np.ndarray:
         """Per-row float values: NaN where the cell is missing or not a number."""
@@ -85,44 +119,63 @@ def factor(series: pd.Series, rows: np.ndarray | None = None) -> Factor:
     parsed = ~np.isnan(numbers)
     if parsed.any():
         text = np.where(parsed, number_text(numbers), text)
-    return Factor(codes, text, numbers)
+    return Factor(codes, text, numbers, objects)
 
 
 @dataclass(frozen=True)
 class BadCell:
-    """The first offending cell of a column: its row position, the column and what is wrong."""
+    """The first offending cell of a column: its row position, the column, what is wrong and what kind of
+    problem it is: "text" (not a number), "infinite", or "overflow" (finite, but not in the run's dtype)."""
 
     position: int
     column: str
     message: str
+    kind: str = "text"
 
 
-def numeric_cells(series: pd.Series, column: str, rows: np.ndarray | None = None,
-                  cells: Factor | None = None) -> tuple[np.ndarray, BadCell | None]:
+def numeric_cells(series: pd.Series, column: str, rows: np.ndarray | None = None, cells: Factor | None = None,
+                  dtype: np.dtype | str | None = None) -> tuple[np.ndarray, BadCell | None]:
     """The column (or its `rows`) as floats, NaN where missing, and its first cell that is not a finite number.
 
     Float columns keep their dtype (float32 stays float32, without a copy); others become float64.
-    `cells` is the column's Factor when the caller already has it.
+    `cells` is the column's Factor when the caller already has it. With `dtype` (the run's), a number that is
+    finite as read but infinite in that dtype (1e39 in float32) is a problem too.
     """
+    bad_text = None
     if is_number_column(series):
         if isinstance(series.dtype, np.dtype) and series.dtype.kind == "f":
             values = series.to_numpy()
         else:
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         values = values if rows is None else values[rows]
-        bad_text = None
     else:
         cells = factor(series, rows) if cells is None else cells
         values = cells.row_numbers()
-        not_number = (cells.codes >= 0) & np.isnan(values)
-        position = first_true(not_number)
-        bad_text = None if position is None else BadCell(
-            position, column, f"expected a number, got {str(cells.text[cells.codes[position]])!r}")
+        position = first_true((cells.codes >= 0) & np.isnan(values))
+        if position is not None:
+            bad_text = BadCell(position, column, f"expected a number, got {cells.shown(cells.codes[position])}")
     position = None if np.isfinite(values.sum()) else first_true(np.isinf(values))
     bad_inf = None if position is None else BadCell(
-        position, column, f"infinite value {str(values[position])!r}; only finite numbers are allowed")
-    candidates = [bad for bad in (bad_text, bad_inf) if bad is not None]
+        position, column, f"infinite value {str(values[position])!r}; only finite numbers are allowed", "infinite")
+    candidates = [bad for bad in (bad_text, bad_inf, _overflow(values, column, dtype)) if bad is not None]
     return values, min(candidates, key=lambda bad: bad.position, default=None)
+
+
+def _overflow(values: np.ndarray, column: str, dtype: np.dtype | str | None) -> BadCell | None:
+    """The first finite value that becomes infinite when cast to `dtype`."""
+    if dtype is None or np.dtype(dtype).itemsize >= values.dtype.itemsize or not len(values):
+        return None
+    dtype = np.dtype(dtype)
+    largest = float(np.finfo(dtype).max)
+    # fmax and fmin skip missing cells; a column with none present compares False and takes the exact check
+    if max(abs(np.fmax.reduce(values)), abs(np.fmin.reduce(values))) <= largest:
+        return None
+    with np.errstate(over="ignore"):
+        position = first_true(np.isinf(values.astype(dtype)) & np.isfinite(values))
+    if position is None:
+        return None
+    return BadCell(position, column, f"{short_number(values[position])} is too large for {dtype.name} (largest "
+                   f"{short_number(largest, 2)}); use dtype: float64 or rescale the column", "overflow")
 
 
 def sort_labels(text: np.ndarray, numbers: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -79,32 +79,38 @@ def resolve_categorical(frame: pd.DataFrame, features: list[str], categorical: s
 
 def read_cells(frame: pd.DataFrame, numeric: list[str], labels: list[str], source: str,
                rows: np.ndarray | None = None, numeric_targets: Sequence[str] = (),
-               factors: Factors | None = None) -> tuple[Cells, pd.Index]:
+               factors: Factors | None = None, dtype: np.dtype | str | None = None) -> tuple[Cells, pd.Index]:
     """Numeric columns as floats and label columns as Factors, for `rows` (all when None), and their index.
 
-    The earliest cell that is not a number, or is infinite, in a numeric column is a DataError.
+    The earliest cell that is not a number, is infinite, or (with the run's `dtype`) is too large for that dtype,
+    in a numeric column, is a DataError.
     """
     index = frame.index if rows is None else frame.index[rows]
     cells: Cells = {}
     problems: list[BadCell] = []
     for name in numeric:
-        cells[name], problem = numeric_cells(frame[name], name, rows, (factors or {}).get(name))
+        cells[name], problem = numeric_cells(frame[name], name, rows, (factors or {}).get(name), dtype)
         if problem is not None:
             problems.append(problem)
     if problems:
-        first = min(problems, key=lambda problem: problem.position)
-        if first.message.startswith("infinite"):
-            hint = ""
-        elif first.column in numeric_targets:
-            hint = " (regression targets are numbers)"
-        else:
-            hint = " (the column is numeric)"
-        raise DataError(f"column {first.column!r}: {first.message}{hint}", file=source,
-                        line=line_of(index, first.position))
+        raise _cell_error(min(problems, key=lambda problem: problem.position), frame, index, numeric_targets,
+                          source)
     for name in labels:
         known = (factors or {}).get(name)
         cells[name] = factor(frame[name], rows) if known is None else known
     return cells, index
+
+
+def _cell_error(problem: BadCell, frame: pd.DataFrame, index: pd.Index, numeric_targets: Sequence[str],
+                source: str) -> DataError:
+    hint, column = "", None
+    if problem.kind == "text":
+        hint = " (regression targets are numbers)" if problem.column in numeric_targets else " (the column is numeric)"
+    elif problem.kind == "overflow":  # the cell holds a plain number: point at it
+        position = frame.columns.get_loc(problem.column)
+        column = position + 1 if isinstance(position, int) else None
+    return DataError(f"column {problem.column!r}: {problem.message}{hint}", file=source,
+                     line=line_of(index, problem.position), column=column)
 
 
 def missing_mask(cell: np.ndarray | Factor) -> np.ndarray:
@@ -147,7 +153,7 @@ def handle_missing(cells: Cells, index: pd.Index, policy: str, features: list[st
 
 def _take(cell: np.ndarray | Factor, keep: np.ndarray) -> np.ndarray | Factor:
     if isinstance(cell, Factor):
-        return Factor(cell.codes[keep], cell.text, cell.numbers)
+        return Factor(cell.codes[keep], cell.text, cell.numbers, cell.raw)
     return cell[keep]
 
 
@@ -158,7 +164,7 @@ def label_codes(cell: Factor, labels: np.ndarray, column: str, index: pd.Index, 
     unseen = (cell.codes >= 0) & (positions < 0)
     if unseen.any():
         row = int(np.argmax(unseen))
-        value = str(cell.text[cell.codes[row]])
-        raise DataError(f"column {column!r}: unknown {kind} {value!r}; known: {format_values(list(labels))}",
+        raise DataError(f"column {column!r}: unknown {kind} {cell.shown(cell.codes[row])}; known: "
+                        f"{format_values(list(labels))}",
                         file=source, line=line_of(index, row))
     return positions

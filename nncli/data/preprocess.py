@@ -3,7 +3,8 @@
 Inputs are laid out feature by feature in `feature_names` order: a numeric feature is one scaled column, a
 categorical one is one column per training category (sorted), plus one for "missing" under `missing: impute`.
 Numbers are first rounded to the network's dtype, then scaled in float64 with statistics taken from those
-rounded values: so a table parsed straight to float32 and one parsed to float64 give the same inputs.
+rounded values: so a table parsed straight to float32 and one parsed to float64 give the same inputs. A number
+too large for that dtype (1e39 in float32) is refused, and so is a feature matrix larger than `feature_limit()`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from nncli.data.blocks import worker_count
-from nncli.data.cells import Factor, factor, label_values, line_of, sort_labels
+from nncli.data.blocks import memory_quarter, worker_count
+from nncli.data.cells import Factor, factor, format_values, label_values, line_of, size_text, sort_labels
 from nncli.data.checks import (
     Cells,
     Factors,
@@ -33,6 +34,14 @@ SCALES = ("standard", "minmax", "none")
 MISSING = ("error", "drop", "impute")
 _BLOCK_ROWS = 8192
 _PARALLEL_ROWS = 8 * _BLOCK_ROWS  # below this, starting threads costs more than it saves
+# The largest feature matrix built, in bytes; None: a quarter of the machine's physical memory (4 GiB where the
+# system does not say). A wide one-hot encoding past it is refused before any memory goes to it.
+MAX_FEATURE_BYTES: int | None = None
+
+
+def feature_limit() -> int:
+    """The largest feature matrix, in bytes, that preparing data may build (see MAX_FEATURE_BYTES)."""
+    return memory_quarter() if MAX_FEATURE_BYTES is None else MAX_FEATURE_BYTES
 
 
 class Preprocessor:
@@ -41,7 +50,7 @@ class Preprocessor:
     def __init__(self, *, feature_names: Sequence[str], categories: Mapping[str, Sequence[str]],
                  impute_values: np.ndarray, offset: np.ndarray, divisor: np.ndarray, target_names: Sequence[str],
                  class_text: Sequence[str], classes_numeric: bool, task: str, target_encoding: str,
-                 missing: str, scale: str):
+                 missing: str, scale: str, dtype: np.dtype | str = "float64"):
         if task not in ENCODINGS or target_encoding not in ENCODINGS[task]:
             raise ValueError(f"task {task!r} does not take target encoding {target_encoding!r}")
         if scale not in SCALES or missing not in MISSING:
@@ -56,6 +65,7 @@ class Preprocessor:
         self.classes_numeric = bool(classes_numeric)
         self.classes = label_values(self.class_text, self.classes_numeric)
         self.task, self.target_encoding, self.missing, self.scale = task, target_encoding, missing, scale
+        self.dtype = np.dtype(dtype)  # the network's: numbers must be finite in it
         self._layout()
 
     def _layout(self) -> None:
@@ -108,7 +118,8 @@ class Preprocessor:
         numeric = [name for name in feature_names if name not in categorical_names]
         labels = categorical_names + (targets if task == "classification" else [])
         numeric_targets = targets if task == "regression" else []
-        cells, index = read_cells(frame, numeric + numeric_targets, labels, source, rows, numeric_targets, factors)
+        cells, index = read_cells(frame, numeric + numeric_targets, labels, source, rows, numeric_targets, factors,
+                                  dtype)
         cells, index = handle_missing(cells, index, missing, feature_names, targets, True, source)
         if not len(index):
             raise DataError("no rows left after dropping the rows with missing cells", file=source)
@@ -120,7 +131,8 @@ class Preprocessor:
             _check_classes(class_text, targets[0], target_encoding, source)
         fitted = cls(feature_names=feature_names, categories=categories, impute_values=impute, offset=offset,
                      divisor=divisor, target_names=targets, class_text=class_text, classes_numeric=classes_numeric,
-                     task=task, target_encoding=target_encoding, missing=missing, scale=scale)
+                     task=task, target_encoding=target_encoding, missing=missing, scale=scale, dtype=dtype)
+        fitted._check_size(len(index), source)
         return fitted, fitted._assemble(cells, index, source, with_targets=True)
 
     # ----- applying
@@ -132,10 +144,24 @@ class Preprocessor:
         require_columns(frame, self.feature_names + targets, source)
         numeric_targets = targets if self.task == "regression" else []
         labels = list(self.categories) + (targets if self.task == "classification" else [])
-        cells, index = read_cells(frame, self._numeric + numeric_targets, labels, source, rows, numeric_targets)
+        cells, index = read_cells(frame, self._numeric + numeric_targets, labels, source, rows, numeric_targets,
+                                  dtype=self.dtype)
         cells, index = handle_missing(cells, index, self.missing, self.feature_names, targets,
                                       require_target, source)
+        self._check_size(len(index), source)
         return self._assemble(cells, index, source, with_targets=require_target)
+
+    def _check_size(self, rows: int, source: str) -> None:
+        """Refuse, before it is built, a feature matrix over `feature_limit()` that a one-hot encoding widens."""
+        needed, limit = rows * self.input_width * self.dtype.itemsize, feature_limit()
+        if needed <= limit or not self._onehot:
+            return
+        name, _, width = max(self._onehot, key=lambda onehot: onehot[2])
+        raise DataError(
+            f"column {name!r}: one-hot encoding its {len(self.categories[name])} distinct values makes the feature "
+            f"matrix {rows} rows x {self.input_width} columns ({width} of them for this column) of {self.dtype.name}: "
+            f"{size_text(needed)}, over the limit of {size_text(limit)}; leave the column out by listing the other "
+            "columns in data.features", file=source)
 
     def _assemble(self, cells: Cells, index: pd.Index, source: str, with_targets: bool) -> pd.DataFrame:
         columns: dict[str, object] = {}
@@ -254,6 +280,7 @@ class Preprocessor:
             "impute_values": self.impute_values.copy(), "scale_offset": self.offset.copy(),
             "scale_divisor": self.divisor.copy(), "target_names": _text_array(self.target_names),
             "classes": _text_array(self.class_text), "classes_numeric": np.array(self.classes_numeric),
+            "dtype": np.array(self.dtype.name),
         }
         for name, values in self.categories.items():
             arrays[f"categories.{name}"] = _text_array(values)
@@ -271,7 +298,7 @@ class Preprocessor:
                    target_names=[str(name) for name in arrays["target_names"]], class_text=arrays["classes"],
                    classes_numeric=bool(arrays["classes_numeric"]), task=str(arrays["task"]),
                    target_encoding=str(arrays["target_encoding"]), missing=str(arrays["missing"]),
-                   scale=str(arrays["scale"]))
+                   scale=str(arrays["scale"]), dtype=str(arrays["dtype"]) if "dtype" in arrays else "float64")
 
 
 def _row_ranges(rows: int, parts: int) -> list[tuple[int, int]]:
@@ -300,7 +327,7 @@ def _vocabulary(cell: Factor, name: str, source: str) -> tuple[np.ndarray, bool]
 
 
 def _check_classes(class_text: np.ndarray, name: str, encoding: str, source: str) -> None:
-    shown = ", ".join(map(str, class_text[:20]))
+    shown = format_values(list(class_text))
     if len(class_text) < 2:
         raise DataError(f"column {name!r} has a single class ({shown}); classification needs at least 2",
                         file=source)

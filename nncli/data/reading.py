@@ -13,23 +13,32 @@ Files that parse with an error are never cached.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import mmap
+import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection
+from typing import BinaryIO, Collection, Iterator
 
 import numpy as np
 import pandas as pd
 
 from nncli.data import cache
-from nncli.data.blocks import parse_blocks
+from nncli.data.blocks import memory_quarter, parse_blocks
+from nncli.data.cells import size_text
 from nncli.errors import DataError
 
 DELIMITERS = ",;\t|"
+HEADER_LIMIT = 1 << 20  # a first line this long (no line break in the first MiB) is not a CSV header
+# The most bytes read from a pipe or device, all into memory; None: a quarter of the physical memory.
+MAX_STREAM_BYTES: int | None = None
+Source = Path | bytes  # a regular file, or the whole content of a pipe or device
+_STREAM_CHUNK = 1 << 20
 _HEAD_BYTES = 1 << 16
 _SNIFF_LINES = 50
 _QUOTED = re.compile(r'"(?:[^"]|"")*"')
@@ -42,25 +51,20 @@ def read_table(path: Path, delimiter: str = "auto", *, display_path: str | None 
     With `numbers`, numeric columns other than those named in `exact` may come back in that dtype, holding
     what a float64 parse cast to it would: large files are then parsed in blocks, so the float64 table never
     exists in full. Such reads bypass the table cache (`load_datasets` caches its arrays instead).
+    A pipe or a device (`<(zcat data.csv.gz)`, /dev/stdin) is read once: its header is checked, then the rest
+    is read into memory (up to `stream_limit()` bytes); it is never cached.
     """
     path = Path(path)
     name = display_path if display_path is not None else str(path)
-    raw_head = _read_head(path, name)
-    start = len(codecs.BOM_UTF8) if raw_head.startswith(codecs.BOM_UTF8) else 0
-    head = raw_head[start:].decode("utf-8", errors="replace")  # checked strictly once the header is known
-    if not head.strip():
-        raise DataError("the file is empty; expected a header row and data rows", file=name)
-    if head[0] in "\r\n":
-        raise DataError("the first line is empty; it must be the header row", file=name, line=1)
-    sep = sniff_delimiter(head) if delimiter == "auto" else delimiter
-    if len(sep) != 1:
-        raise DataError(f"the delimiter must be a single character, got {sep!r}", file=name)
-    header = next(csv.reader(io.StringIO(head), delimiter=sep))
-    try:
-        raw_head[start:].decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise _encoding_error(raw_head, start + error.start, name, sep, header) from None
-    _check_header(header, name)
+    if not _is_regular(path, name):
+        with _reading(name), open(path, "rb") as handle:
+            raw_head, taken = _first_lines(handle, name)
+            sep, header = _header(raw_head, delimiter, name)
+            raw = _rest(handle, taken, name)
+        return _checked(_parse(raw, sep, name, header), raw, sep, name)
+    with _reading(name), open(path, "rb") as handle:
+        raw_head, _ = _first_lines(handle, name)
+    sep, header = _header(raw_head, delimiter, name)
     if numbers is not None:
         frame = parse_blocks(path, sep, raw_head, np.dtype(numbers), exact)
         if frame is not None:
@@ -75,8 +79,31 @@ def read_table(path: Path, delimiter: str = "auto", *, display_path: str | None 
     return frame
 
 
-def _checked(frame: pd.DataFrame, path: Path, sep: str, name: str) -> pd.DataFrame:
-    frame = _check_rows(frame, path, sep, name)
+def _header(raw_head: bytes, delimiter: str, name: str) -> tuple[str, list[str]]:
+    """The delimiter and the header row's names, from the file's first lines, which they must hold as UTF-8."""
+    start = len(codecs.BOM_UTF8) if raw_head.startswith(codecs.BOM_UTF8) else 0
+    head = raw_head[start:].decode("utf-8", errors="replace")  # checked strictly once the header is known
+    if not head.strip():
+        raise DataError("the file is empty; expected a header row and data rows", file=name)
+    if head[0] in "\r\n":
+        raise DataError("the first line is empty; it must be the header row", file=name, line=1)
+    sep = sniff_delimiter(head) if delimiter == "auto" else delimiter
+    if len(sep) != 1:
+        raise DataError(f"the delimiter must be a single character, got {sep!r}", file=name)
+    try:
+        header = next(csv.reader(io.StringIO(head), delimiter=sep))
+    except csv.Error as error:
+        raise DataError(f"cannot read the header row: {error}", file=name, line=1) from None
+    try:
+        raw_head[start:].decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _encoding_error(raw_head, start + error.start, name, sep, header) from None
+    _check_header(header, name)
+    return sep, header
+
+
+def _checked(frame: pd.DataFrame, source: Source, sep: str, name: str) -> pd.DataFrame:
+    frame = _check_rows(frame, source, sep, name)
     if frame.empty:
         raise DataError("the file has a header row but no data rows", file=name)
     return frame
@@ -96,21 +123,64 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_head(path: Path, name: str) -> bytes:
-    """The first complete lines of the file (at least the header line)."""
+@contextlib.contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """Turn a failure to open or read the file into a DataError that names it."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(_HEAD_BYTES)
-            if len(head) == _HEAD_BYTES:
-                end = head.rfind(b"\n")
-                head = head + handle.readline() if end < 0 else head[:end + 1]
+        yield
     except FileNotFoundError:
         raise DataError("file not found", file=name) from None
     except IsADirectoryError:
         raise DataError("is a directory, not a CSV file", file=name) from None
     except OSError as error:
         raise DataError(f"cannot read the file: {error.strerror or error}", file=name) from None
-    return head
+
+
+def _is_regular(path: Path, name: str) -> bool:
+    """True for a regular file; False for what can only be read once (a pipe, a device); a directory is an error."""
+    with _reading(name):
+        mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise DataError("is a directory, not a CSV file", file=name)
+    return stat.S_ISREG(mode)
+
+
+def _first_lines(handle: BinaryIO, name: str) -> tuple[bytes, bytes]:
+    """The first complete lines (at least the header line, which must be a line of text) and every byte read."""
+    taken = handle.read(_HEAD_BYTES)
+    head = taken
+    if len(taken) == _HEAD_BYTES:
+        end = taken.rfind(b"\n")
+        if end < 0:
+            taken = head = taken + handle.readline(HEADER_LIMIT)
+        else:
+            head = taken[:end + 1]
+    first = head.find(b"\n")
+    if first < 0:
+        first = len(head)
+    if first >= HEADER_LIMIT:
+        raise DataError(f"the first line is longer than {HEADER_LIMIT} bytes: not a CSV header", file=name)
+    if b"\0" in head[:first]:
+        raise DataError("the first line holds a NUL byte: a binary file (or UTF-16 text), not a UTF-8 CSV file",
+                        file=name, line=1)
+    return head, taken
+
+
+def _rest(handle: BinaryIO, taken: bytes, name: str) -> bytes:
+    """The whole content of a pipe or device whose first bytes were `taken`, up to `stream_limit()` bytes."""
+    limit, size, chunks = stream_limit(), len(taken), [taken]
+    while chunk := handle.read(_STREAM_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise DataError(f"a pipe or device is read into memory, and this one holds more than {size_text(limit)}; "
+                            "save it to a file first", file=name)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def stream_limit() -> int:
+    """The most bytes read from a pipe or device (see MAX_STREAM_BYTES)."""
+    return memory_quarter() if MAX_STREAM_BYTES is None else MAX_STREAM_BYTES
 
 
 def _encoding_error(raw: bytes, position: int, name: str, sep: str, header: list[str]) -> DataError:
@@ -134,32 +204,34 @@ def _check_header(header: list[str], name: str) -> None:
         seen.setdefault(column, number)
 
 
-def _parse(path: Path, sep: str, name: str, header: list[str]) -> pd.DataFrame:
+def _parse(source: Source, sep: str, name: str, header: list[str]) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             # With index_col=False pandas only warns about a first data row longer than the header.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            return pd.read_csv(path, sep=sep, header=0, index_col=False, skip_blank_lines=False,
-                               encoding="utf-8", engine="c")
+            return pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source, sep=sep, header=0,
+                               index_col=False, skip_blank_lines=False, encoding="utf-8", engine="c")
     except UnicodeDecodeError:
-        raw = _read_all(path, name)
+        raw = _read_all(source, name)
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError as error:
             raise _encoding_error(raw, error.start, name, sep, header) from None
         raise DataError("cannot decode the file as UTF-8", file=name) from None
     except (pd.errors.ParserError, pd.errors.ParserWarning) as error:
-        raise _parse_error(_read_all(path, name), sep, name, len(header), str(error)) from None
+        raise _parse_error(_read_all(source, name), sep, name, len(header), str(error)) from None
+    except pd.errors.EmptyDataError:  # emptied since its first line was read
+        raise DataError("the file is empty; expected a header row and data rows", file=name) from None
     except OSError as error:
         raise DataError(f"cannot read the file: {error.strerror or error}", file=name) from None
 
 
-def _read_all(path: Path, name: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise DataError(f"cannot read the file: {error.strerror or error}", file=name) from None
+def _read_all(source: Source, name: str) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    with _reading(name):
+        return source.read_bytes()
 
 
 def _parse_error(raw: bytes, sep: str, name: str, width: int, message: str) -> DataError:
@@ -183,14 +255,14 @@ def _ragged_error(name: str, line: int, expected: int, found: int) -> DataError:
     return DataError(f"expected {expected} fields (as in the header), found {found}", file=name, line=line)
 
 
-def _check_rows(frame: pd.DataFrame, path: Path, sep: str, name: str) -> pd.DataFrame:
+def _check_rows(frame: pd.DataFrame, source: Source, sep: str, name: str) -> pd.DataFrame:
     """Refuse short rows, drop blank lines and label rows with their file lines, when the frame hints at them."""
     if frame.empty or frame.shape[1] == 0 or not sep.isascii():
         return frame
     short_or_blank = frame.iloc[:, -1].isna().to_numpy()
-    if not short_or_blank.any() and not _has_line_breaks(frame, path):
+    if not short_or_blank.any() and not _has_line_breaks(frame, source):
         return frame
-    records = scan_records(_read_all(path, name))
+    records = scan_records(_read_all(source, name))
     lines, blank = records.lines[1:], records.blank[1:]
     # Quote characters inside unquoted cells can fool the byte scan: trust it only where it agrees with pandas.
     if len(lines) != len(frame) or not frame.iloc[blank].isna().all(axis=None):
@@ -206,17 +278,19 @@ def _check_rows(frame: pd.DataFrame, path: Path, sep: str, name: str) -> pd.Data
     return frame
 
 
-def _has_line_breaks(frame: pd.DataFrame, path: Path) -> bool:
+def _has_line_breaks(frame: pd.DataFrame, source: Source) -> bool:
     """Whether a text cell spans lines (then the rows after it sit further down the file than i + 2)."""
     text = [column for column in frame.columns if not pd.api.types.is_numeric_dtype(frame[column].dtype)]
-    if not text or not _contains(path, b'"'):  # only a quoted field can hold a line break
+    if not text or not _contains(source, b'"'):  # only a quoted field can hold a line break
         return False
     return any("\n" in str(value) for column in text for value in pd.unique(frame[column].dropna()))
 
 
-def _contains(path: Path, needle: bytes) -> bool:
+def _contains(source: Source, needle: bytes) -> bool:
+    if isinstance(source, bytes):
+        return needle in source
     try:
-        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        with open(source, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             return mapped.find(needle) >= 0
     except (OSError, ValueError):
         return True  # cannot map it: assume the worst and let the full scan decide

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nncli.data.cells import number_text, quoted
 from nncli.errors import DataError
 
 
@@ -20,13 +21,16 @@ def split_indices(n_rows: int, fraction: float, rng: np.random.Generator, labels
         if len(labels) != n_rows:
             raise ValueError(f"{len(labels)} labels for {n_rows} rows")
         # Rank each row within its class in the shuffled order; the first round(fraction * count) are held out.
-        codes = (pd.factorize(np.asarray(labels))[0] + 1)[order]  # missing labels form class 0
-        counts = np.bincount(codes)
+        codes, uniques = pd.factorize(np.asarray(labels))
+        codes = (codes + 1)[order]  # missing labels form class 0
+        counts = np.bincount(codes, minlength=len(uniques) + 1)
+        held_counts = np.round(fraction * counts)
+        _check_classes_kept(counts, held_counts, uniques, fraction, source)
         by_class = np.argsort(codes, kind="stable")
         starts = np.cumsum(counts) - counts
         rank = np.empty(n_rows, dtype=np.intp)
         rank[by_class] = np.arange(n_rows) - starts[codes[by_class]]
-        held = rank < np.round(fraction * counts)[codes]
+        held = rank < held_counts[codes]
     in_valid = np.zeros(n_rows, dtype=bool)
     in_valid[order[held]] = True
     train, valid = np.flatnonzero(~in_valid), np.flatnonzero(in_valid)
@@ -36,3 +40,26 @@ def split_indices(n_rows: int, fraction: float, rng: np.random.Generator, labels
                         f"the {empty} part would be empty; add rows, change the fraction, or set data.valid "
                         "to null (no validation) or to a CSV file", file=source, field="data.valid")
     return train, valid
+
+
+def _check_classes_kept(counts: np.ndarray, held_counts: np.ndarray, uniques: np.ndarray, fraction: float,
+                        source: str | None) -> None:
+    """A class whose every row would be held out is unknown to the trained model: refuse it, by name."""
+    lost = np.flatnonzero((held_counts >= counts) & (counts > 0))
+    lost = lost[lost > 0]  # class 0 holds the rows without a label
+    if not lost.size:
+        return
+    smallest = int(lost[np.argmin(counts[lost])])
+    label, count = _label_text(uniques[smallest - 1]), int(counts[smallest])
+    others = f" (and {lost.size - 1} more such classes)" if lost.size > 1 else ""
+    rows = "its only row" if count == 1 else f"all {count} of its rows"
+    raise DataError(f"class {quoted(label)} has too few rows for a validation fraction of {fraction}: {rows} would be "
+                    f"held out, leaving none to train on{others}; use a smaller fraction or add rows of that class",
+                    file=source, field="data.valid")
+
+
+def _label_text(value: object) -> str:
+    """A class label as the data writes it: 3.0 read as a number is 3."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return str(number_text(np.array([value]))[0])
+    return str(value)
