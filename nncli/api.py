@@ -131,7 +131,15 @@ def train(config_path: str | Path | Config, out: str | Path | None = None, overr
     """
     config = config_path if isinstance(config_path, Config) else load_config(config_path, overrides)
     prepared = prepare(config)
-    run_dir = runs.choose_run_dir(config.name, None if out is None else Path(out), resume, base)
+    with runs.claim_run_dir(config.name, None if out is None else Path(out), resume, base) as run_dir:
+        return _train_into(run_dir, prepared, resume, on_epoch, on_batch, should_stop, on_start)
+
+
+def _train_into(run_dir: Path, prepared: Prepared, resume: bool, on_epoch: Callable[[dict], None] | None,
+                on_batch: Callable[[int], None] | None, should_stop: Callable[[], bool],
+                on_start: Callable[[Prepared, Path, int], None] | None) -> RunResult:
+    """The training of `train` in a run directory this process holds."""
+    config = prepared.config
     model, rng = prepared.model, prepared.rng
     objects = training_objects(config)
     loss, optimizer, schedule, settings = objects.loss, objects.optimizer, objects.schedule, objects.settings

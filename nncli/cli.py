@@ -43,6 +43,15 @@ def user_errors(debug: bool) -> Iterator[None]:
         raise typer.Exit(error.exit_code) from None
     except typer.Exit:
         raise
+    except BrokenPipeError:  # the program reading standard output exited (`nncli predict ... | head -1`)
+        if debug:
+            raise
+        from nncli.console import silence_stdout
+
+        silence_stdout()
+        typer.echo("error: standard output was closed before everything was written (the program reading it "
+                   "exited)", err=True)
+        raise typer.Exit(1) from None
     except KeyboardInterrupt:
         if debug:
             raise
@@ -54,6 +63,17 @@ def user_errors(debug: bool) -> Iterator[None]:
         message = " ".join(f"{type(error).__name__}: {error}".split())
         typer.echo(f"error: {message} (run again with --debug for the traceback)", err=True)
         raise typer.Exit(1) from None
+
+
+def write_stdout(text: str, chunk: int = 1 << 16) -> None:
+    """Write and flush `text` on stdout, so that a closed pipe is an error here and not a report at exit.
+
+    In pieces: one large write that a closing pipe cuts short can return as if all was written (seen with
+    Python 3.11's buffered writer); the next piece then fails.
+    """
+    for start in range(0, len(text), chunk):
+        sys.stdout.write(text[start:start + chunk])
+    sys.stdout.flush()
 
 
 def resume_command(config: Path, run_dir: Path | None, overrides: List[str]) -> str:
@@ -108,11 +128,11 @@ def train(
     """
     with user_errors(debug):
         from nncli import api, runs
-        from nncli.console import TrainingSession, make_console
+        from nncli.console import TrainingSession
         from nncli.train import Interrupted
 
         stops = StopRequests()
-        session = TrainingSession(make_console(), quiet)
+        session = TrainingSession.on_stdout(quiet)
         try:
             with stops.installed():
                 result = api.train(config, out=out, overrides=overrides, resume=resume,
@@ -143,21 +163,24 @@ def predict(
     model: Path = typer.Argument(..., metavar="MODEL", help="A run directory or a model.npz file."),
     data: Path = typer.Argument(..., metavar="DATA.csv", help="CSV file with the feature columns."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="OUT.csv",
-                                          help="Write the CSV here (default: stdout)."),
+                                          help="Write the CSV here: a new or regular file, never an input "
+                                               "(default, or - : stdout)."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
     """Predict with a saved model; one column per target and, for classification, prob_<class> columns."""
     with user_errors(debug):
-        from nncli import api, runs
+        from nncli import api, outputs, runs
 
-        if output is not None:
-            runs.check_output_file(output)
-        predictions = api.predict(model, data)
-        text = predictions.to_csv(index=False)
-        if output is None:
-            sys.stdout.write(text)
+        inputs = {"data": data, "model": runs.model_path(model)}
+        file = None if output is None or outputs.is_stdout(output) else output
+        if file is not None:
+            outputs.check_output_file(file, inputs)
+        text = api.predict(model, data).to_csv(index=False)
+        if file is None:
+            write_stdout(text)
         else:
-            runs.write_text(output, text)
+            outputs.check_output_file(file, inputs)  # again: the path may have changed while predicting
+            runs.write_text(file, text)
 
 
 @app.command("eval")
@@ -176,7 +199,7 @@ def evaluate(
         trained = api.load_model(model)
         report = api.evaluate_model(trained, data)
         if as_json:
-            sys.stdout.write(json.dumps(json_ready(report), allow_nan=False) + "\n")
+            write_stdout(json.dumps(json_ready(report), allow_nan=False) + "\n")
             return
         console = make_console()
         for renderable in display.evaluation_renderables(report, trained.task,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import math
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TextIO, cast
 
 from rich.console import Console
 from rich.table import Table
@@ -12,8 +16,72 @@ from rich.table import Table
 from nncli.display import TrainingDisplay, choose_mode, epoch_columns, run_summary
 
 
-def make_console() -> Console:
-    return Console(highlight=False)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich's default is a silent exit 1; the command says what happened instead (cli.user_errors)
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "standard output was closed")
+
+
+def make_console(file: TextIO | None = None) -> Console:
+    """A console on `file` (default: whatever sys.stdout is when it prints)."""
+    return _Console(highlight=False, file=file)
+
+
+def silence_stdout(stream: TextIO | None = None) -> None:
+    """Point standard output's descriptor at os.devnull once its reader is gone.
+
+    What Python still buffers for the closed pipe is then flushed into nothing at exit, instead of failing
+    again with a BrokenPipeError report. A stream without a descriptor (a test's) is left alone.
+    """
+    stream = sys.stdout if stream is None else stream
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both an OSError and a ValueError
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, descriptor)
+    finally:
+        os.close(devnull)
+
+
+class GuardedStdout(io.TextIOBase):
+    """Standard output for a training run: a closed pipe (`nncli train | head -1`) makes it silent and calls
+    `on_closed` once, instead of ending the run."""
+
+    def __init__(self, stream: TextIO, on_closed: Callable[[], None]):
+        super().__init__()
+        self._stream = stream
+        self._on_closed = on_closed
+        self.reader_gone = False
+
+    def write(self, text: str) -> int:
+        self._guarded(lambda: self._stream.write(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._guarded(self._stream.flush)
+
+    def _guarded(self, action: Callable[[], Any]) -> None:
+        if self.reader_gone:
+            return
+        try:
+            action()
+        except BrokenPipeError:
+            self.reader_gone = True
+            silence_stdout(self._stream)
+            self._on_closed()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._stream, "encoding", None) or "utf-8"
 
 
 def data_summary(prepared: Any) -> Table:
@@ -42,6 +110,22 @@ class TrainingSession:
         self.mode = choose_mode(console, quiet)
         self.run_dir: Path | None = None
         self._display: TrainingDisplay | None = None
+
+    @classmethod
+    def on_stdout(cls, quiet: bool) -> TrainingSession:
+        """A session printing to standard output; if its reader goes away the run goes on silently."""
+        stdout = GuardedStdout(sys.stdout, lambda: session.stdout_closed())
+        session = cls(make_console(cast(TextIO, stdout)), quiet)
+        return session
+
+    def stdout_closed(self) -> None:
+        """The one line on stderr that says why the output stopped and that the run goes on."""
+        where = "" if self.run_dir is None else f"; the run is saved in {self.run_dir}"
+        try:
+            print(f"warning: standard output was closed, so nncli stopped printing; training goes on{where}",
+                  file=sys.stderr, flush=True)
+        except OSError:  # stderr is gone as well: nobody is left to tell
+            pass
 
     def start(self, prepared: Any, run_dir: Path, first_epoch: int) -> None:
         self.run_dir = run_dir

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import os
 import platform
+import stat
 import tempfile
+import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -21,6 +25,12 @@ CHECKPOINT_FILE = "checkpoint.npz"
 METRICS_FILE = "metrics.csv"
 SUMMARY_FILE = "summary.json"
 CONFIG_FILE = "config.yaml"
+RUN_FILES = (MODEL_FILE, CHECKPOINT_FILE, METRICS_FILE, SUMMARY_FILE, CONFIG_FILE)
+# Created when nncli claims a run directory, and locked (flock) while a run writes there: the files of a
+# directory holding it are nncli's. A lock dies with its process, so a killed run never blocks the next one.
+RUN_MARKER = ".nncli-run"
+MARKER_TEXT = "nncli run directory: nncli wrote the run files here and may rewrite them (train --resume).\n"
+LOCK_PATIENCE = 0.5  # seconds
 
 
 class FileWriteError(NncliError):
@@ -41,8 +51,9 @@ def write_atomically(path: Path, write: Callable[[io.BufferedWriter], None]) -> 
     except OSError as error:
         raise FileWriteError(f"cannot write the file: {error.strerror or error}", file=str(path)) from None
     try:
-        # mkstemp makes the file private (0600); give it the mode a plain open() would
-        os.fchmod(handle, 0o666 & ~_umask())
+        # mkstemp makes the file private (0600): keep the mode of the file replaced, or give a plain open()'s
+        mode = _existing_mode(path)
+        os.fchmod(handle, 0o666 & ~_umask() if mode is None else mode)
         with os.fdopen(handle, "wb") as stream:
             write(stream)
             stream.flush()
@@ -66,16 +77,12 @@ def _umask() -> int:
     return mask
 
 
-def check_output_file(path: Path) -> None:
-    """Refuse an output path nncli could not write to, before any work is done (a usage error)."""
-    path = Path(path)
-    if path.is_dir():
-        raise NncliError("is a directory; give a file name for the output, such as predictions.csv",
-                         file=str(path))
-    parent = path.parent
-    if not parent.is_dir():
-        what = "is not a directory" if parent.exists() else "does not exist"
-        raise NncliError(f"cannot write the file: the directory {str(parent)!r} {what}", file=str(path))
+def _existing_mode(path: Path) -> int | None:
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return None
+    return stat.S_IMODE(status.st_mode) if stat.S_ISREG(status.st_mode) else None
 
 
 def write_text(path: Path, text: str) -> None:
@@ -123,25 +130,83 @@ def write_json(path: Path, value: Any) -> None:
 
 
 def choose_run_dir(name: str, out: Path | None, resume: bool, base: Path | None = None) -> Path:
-    """The run directory for `train`: `--out` exactly, else the first free `runs/<name>[-k]`."""
-    if out is not None:
-        out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise NncliError("--out: is a file, not a directory; give the run directory to write", file=str(out))
+    """The run directory for `train`, checked, created and marked as nncli's (`claim_run_dir` also locks it).
+
+    `--out` exactly: a new or empty directory, or with `--resume` a run directory nncli marked; else the first
+    free `runs/<name>[-k]`.
+    """
+    if out is None:
         if resume:
-            if not (out / CHECKPOINT_FILE).is_file():
-                why = "the directory does not exist" if not out.exists() else "no run was started there"
-                raise NncliError(f"--resume: no {CHECKPOINT_FILE} to resume from ({why}); give the --out of an "
-                                 "interrupted run, or train without --resume", file=str(out))
-            return out
-        for existing in (MODEL_FILE, CHECKPOINT_FILE):
-            if (out / existing).exists():
-                raise NncliError(f"already holds a trained run ({existing}); nothing was changed. Use --resume to "
-                                 "continue it, or choose another --out directory", file=str(out))
-        _make_directory(out, parents=True, exist_ok=True)
-        return out
-    if resume:
-        raise NncliError("--resume needs --out DIR: the run directory to continue")
+            raise NncliError("--resume needs --out DIR: the run directory to continue")
+        directory = _fresh_run_dir(name, base)
+    else:
+        directory = Path(out)
+        if directory.exists() and not directory.is_dir():
+            raise NncliError("--out: is a file, not a directory; give the run directory to write",
+                             file=str(directory))
+        if resume:
+            _check_resumable(directory)
+            return directory
+        _check_unused(directory)
+        _make_directory(directory, parents=True, exist_ok=True)
+    _mark(directory)
+    return directory
+
+
+@contextlib.contextmanager
+def claim_run_dir(name: str, out: Path | None, resume: bool, base: Path | None = None) -> Iterator[Path]:
+    """The run directory of `choose_run_dir`, held for the run: a second `train` on it is refused (exit 2).
+
+    The hold is an exclusive flock on the marker: the kernel drops it when the process ends however it ends,
+    so a killed run leaves no stale lock behind.
+    """
+    directory = choose_run_dir(name, out, resume, base)
+    try:
+        marker = os.open(directory / RUN_MARKER, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as error:
+        raise NncliError(f"cannot use the run directory: {RUN_MARKER}: {error.strerror or error}",
+                         file=str(directory)) from None
+    try:
+        if not _lock(marker):
+            raise _busy(directory)
+        if not resume:
+            _check_unused(directory, holding=True)  # again: a run that took the directory meanwhile shows
+        yield directory
+    finally:
+        os.close(marker)
+
+
+def _lock(marker: int, patience: float = LOCK_PATIENCE) -> bool:
+    """Take the run's lock; a held lock is retried for `patience` seconds (another `train` only looking)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
+
+def _busy(directory: Path) -> NncliError:
+    return NncliError("another nncli train is writing this run directory right now; nothing was changed. Wait "
+                      "for it to end, or choose another --out directory", file=str(directory))
+
+
+def _in_use(directory: Path) -> bool:
+    """Whether a run holds the directory now (a lock taken and dropped at once to see)."""
+    try:
+        marker = os.open(directory / RUN_MARKER, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        return not _lock(marker, patience=0.0)
+    finally:
+        os.close(marker)
+
+
+def _fresh_run_dir(name: str, base: Path | None) -> Path:
     runs = (base or Path.cwd()) / "runs"
     _make_directory(runs, parents=True, exist_ok=True)
     suffix = 1
@@ -157,9 +222,69 @@ def choose_run_dir(name: str, out: Path | None, resume: bool, base: Path | None 
                              file=str(candidate)) from None
 
 
+def _check_resumable(directory: Path) -> None:
+    if not (directory / CHECKPOINT_FILE).is_file():
+        why = "the directory does not exist" if not directory.exists() else "no run was started there"
+        raise NncliError(f"--resume: no {CHECKPOINT_FILE} to resume from ({why}); give the --out of an "
+                         "interrupted run, or train without --resume", file=str(directory))
+    if not _is_marked(directory):
+        raise NncliError(f"--resume: nncli did not start this run (there is no {RUN_MARKER} marker), so it "
+                         "writes nothing over these files; if an older nncli wrote it, create the marker (touch "
+                         f"{directory / RUN_MARKER}) and resume again", file=str(directory))
+
+
+def _check_unused(directory: Path, holding: bool = False) -> None:
+    """A new run goes only into a new or empty directory (a marker left by a run that wrote nothing is empty)."""
+    try:
+        entries = sorted(os.listdir(directory))
+    except (FileNotFoundError, NotADirectoryError):  # a new directory (creating it says what is in the way)
+        return
+    except OSError as error:
+        raise NncliError(f"cannot use the run directory: {error.strerror or error}", file=str(directory)) from None
+    if not holding and RUN_MARKER in entries and _in_use(directory):
+        raise _busy(directory)
+    for existing in (MODEL_FILE, CHECKPOINT_FILE):
+        if existing in entries:
+            raise NncliError(f"already holds a trained run ({existing}); nothing was changed. Use --resume to "
+                             "continue it, or choose another --out directory", file=str(directory))
+    others = [entry for entry in entries if entry != RUN_MARKER]
+    if others:
+        shown = ", ".join(others[:4]) + (", ..." if len(others) > 4 else "")
+        raise NncliError(f"--out: the directory is not empty (it holds {shown}); nothing was changed. A new run "
+                         "needs a new or empty directory", file=str(directory))
+
+
+def _is_marked(directory: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(directory / RUN_MARKER).st_mode)
+    except OSError:
+        return False
+
+
+def _mark(directory: Path) -> None:
+    """Create the marker that says nncli owns the directory's run files (an existing one is kept)."""
+    path = directory / RUN_MARKER
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+    except FileExistsError:
+        if not _is_marked(directory):
+            raise NncliError(f"{RUN_MARKER} is in the way and is not nncli's marker file; choose another --out "
+                             "directory", file=str(directory)) from None
+        return
+    except OSError as error:
+        raise NncliError(f"cannot create the run directory: {error.strerror or error}", file=str(directory)) \
+            from None
+    try:
+        os.write(handle, MARKER_TEXT.encode())  # what it says is for people: its presence is what counts
+    except OSError as error:
+        raise FileWriteError(f"cannot write the file: {error.strerror or error}", file=str(path)) from None
+    finally:
+        os.close(handle)
+
+
 def remove_stale_temporaries(directory: Path) -> None:
-    """Delete the temporary files a run killed while writing left behind (they are never read)."""
-    for name in (MODEL_FILE, CHECKPOINT_FILE, METRICS_FILE, SUMMARY_FILE, CONFIG_FILE):
+    """Delete the temporary files a run killed while writing left behind (only those of nncli's own files)."""
+    for name in RUN_FILES:
         for stale in Path(directory).glob(f".{name}.*.tmp"):
             stale.unlink(missing_ok=True)
 

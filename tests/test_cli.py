@@ -18,7 +18,7 @@ from nncli.cli import app
 from nncli.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
-RUN_FILES = {"config.yaml", "model.npz", "metrics.csv", "checkpoint.npz", "summary.json"}
+RUN_FILES = {"config.yaml", "model.npz", "metrics.csv", "checkpoint.npz", "summary.json", ".nncli-run"}
 CLASSES = ["ant", "bee", "cat"]
 EPOCHS = 4
 

@@ -460,7 +460,7 @@ def test_divergence_exits_1_naming_epoch_and_batch(project):
     assert "diverged/checkpoint.npz keeps the last good state (the initial weights" in message
     assert "model.npz was not written" in message
     assert "optimizer.lr (it is 1e+06)" in message and "training.clip_norm" in message
-    assert sorted(os.listdir("diverged")) == ["checkpoint.npz", "config.yaml", "metrics.csv"]
+    assert sorted(os.listdir("diverged")) == [".nncli-run", "checkpoint.npz", "config.yaml", "metrics.csv"]
     checkpoint = read_npz(Path("diverged/checkpoint.npz"))
     assert int(checkpoint["state.epoch"]) == 0 and int(checkpoint["state.batch"]) == 0
     assert all(np.isfinite(value).all() for key, value in checkpoint.items() if value.dtype.kind == "f")
@@ -518,7 +518,9 @@ def test_every_file_nncli_writes_goes_through_the_atomic_writer(project, monkeyp
     assert result.exit_code == 0, result.stderr
     result = CliRunner().invoke(app, ["predict", "fresh", "new.csv", "-o", "predictions.csv"])
     assert result.exit_code == 0, result.stderr
-    files = {path.resolve() for path in Path("fresh").iterdir()} | {Path("predictions.csv").resolve()}
+    # the marker is created once (O_EXCL) when the run claims the directory, never replaced
+    files = {path.resolve() for path in Path("fresh").iterdir() if path.name != runs.RUN_MARKER}
+    files |= {Path("predictions.csv").resolve()}
     assert set(written) == files
     assert not [name for name in os.listdir("fresh") if name.endswith(".tmp")]
     mode = Path("fresh/model.npz").stat().st_mode & 0o777

@@ -214,8 +214,8 @@ def test_stale_temporary_files_are_removed_on_resume(project):
     stopped("cut", 4)
     Path("cut/.checkpoint.npz.abc123.tmp").write_bytes(b"half a checkpoint")
     api.train("config.yaml", out="cut", resume=True)
-    assert sorted(p.name for p in Path("cut").iterdir()) == ["checkpoint.npz", "config.yaml", "metrics.csv",
-                                                             "model.npz", "summary.json"]
+    assert sorted(p.name for p in Path("cut").iterdir()) == [".nncli-run", "checkpoint.npz", "config.yaml",
+                                                             "metrics.csv", "model.npz", "summary.json"]
 
 
 def test_stop_requests_with_real_signals():

@@ -223,5 +223,5 @@ def test_a_second_sigint_stops_at_once_leaving_the_checkpoint_intact(project):
     assert run.error_text() == ("error: interrupted at once; continue from the last checkpoint with: nncli train "
                                 "wide.yaml --out twice --resume\n")
     assert checkpoint.read_bytes() == saved
-    assert sorted(os.listdir(run.run_dir)) == ["checkpoint.npz", "config.yaml", "metrics.csv"]
+    assert sorted(os.listdir(run.run_dir)) == [".nncli-run", "checkpoint.npz", "config.yaml", "metrics.csv"]
     assert int(read_npz(checkpoint)["state.batch"]) == 0
