@@ -359,6 +359,7 @@ def resume_fails(trained: Path, name: str, key: str, *texts: str, **replace: obj
     members: dict[str, bytes | np.ndarray] = dict(arrays_of(str(trained / "three" / "checkpoint.npz")))
     members.update({key.replace("__", "."): value for key, value in replace.items()})
     write_members(str(run / "checkpoint.npz"), members)
+    (run / runs.RUN_MARKER).touch()  # a run directory nncli started
     result = CliRunner().invoke(app, ["train", str(trained / "three.yaml"), "--out", str(run), "--resume", "--quiet",
                                       "--set", "training.epochs=4"])
     assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
@@ -366,7 +367,7 @@ def resume_fails(trained: Path, name: str, key: str, *texts: str, **replace: obj
     assert result.stderr.startswith(f"error: {run / 'checkpoint.npz'}: {key}: "), result.stderr
     for text in texts:
         assert text in result.stderr, result.stderr
-    assert sorted(os.listdir(run)) == ["checkpoint.npz"]
+    assert sorted(os.listdir(run)) == sorted(["checkpoint.npz", runs.RUN_MARKER])
 
 
 def test_checkpoint_claiming_a_trillion_elements(trained):
