@@ -32,6 +32,7 @@ def nncli_epochs(features: np.ndarray, targets: np.ndarray, widths: tuple[int, .
     """nncli's own loop (`nncli.train.fit`), advanced `epochs` epochs per call."""
     from nncli.nn.losses import LOSSES
     from nncli.nn.model import Model
+    from nncli.nn.objective import Objective
     from nncli.nn.optimizers import OPTIMIZERS
     from nncli.nn.schedules import SCHEDULES
     from nncli.split import Split
@@ -39,7 +40,8 @@ def nncli_epochs(features: np.ndarray, targets: np.ndarray, widths: tuple[int, .
 
     rng = np.random.default_rng(seed)
     model = Model(dense_specs(widths, hidden, output), widths[0], dtype=features.dtype, rng=rng)
-    loop = fit(model, LOSSES.create(loss), OPTIMIZERS.get(optimizer["type"]).from_config(optimizer),
+    objective = Objective(LOSSES.create(loss), model.output_activation)
+    loop = fit(model, objective, OPTIMIZERS.get(optimizer["type"]).from_config(optimizer),
                SCHEDULES.get("constant").from_config({"type": "constant"}), Split(features, targets), None,
                Settings(epochs=10**9, batch_size=batch_size, shuffle=True), rng, TrainingState(),
                base_lr=optimizer["lr"])

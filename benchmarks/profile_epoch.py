@@ -49,11 +49,12 @@ def phases(features: np.ndarray, onehot: np.ndarray, epochs: int = 2) -> dict[st
     """Seconds per epoch of each step of nncli's batch loop (as in `nncli.train.fit`), last of `epochs`."""
     from nncli.nn.losses import LOSSES
     from nncli.nn.model import Model
+    from nncli.nn.objective import Objective
     from nncli.nn.optimizers import OPTIMIZERS
 
     rng = np.random.default_rng(0)
     model = Model(dense_specs(MNIST_WIDTHS, "relu", "softmax"), MNIST_WIDTHS[0], dtype=features.dtype, rng=rng)
-    loss = LOSSES.create("categorical_crossentropy")
+    objective = Objective(LOSSES.create("categorical_crossentropy"), model.output_activation)
     optimizer = OPTIMIZERS.get("adam").from_config(ADAM)
     params = [param for _, param, _ in model.parameters]
     grads = [grad for _, _, grad in model.parameters]
@@ -74,11 +75,11 @@ def phases(features: np.ndarray, onehot: np.ndarray, epochs: int = 2) -> dict[st
             x = np.take(features, index, axis=0, out=batch_x[:n])
             y = np.take(onehot, index, axis=0, out=batch_y[:n])
             t1 = clock()
-            logits = model.forward(x, training=True, logits=True)
+            logits = model.forward(x, training=True)
             t2 = clock()
-            _, grad = loss.from_logits(logits, y)
+            _, grad = objective.value_and_grad(logits, y)
             t3 = clock()
-            model.backward(grad, from_preactivation=True)
+            model.backward(grad)
             t4 = clock()
             optimizer.step(params, grads)
             t5 = clock()

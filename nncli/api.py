@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nncli import runs
-from nncli.arrays import training_objects
+from nncli.arrays import build_model, training_objects
 from nncli.checkpoint import (
     checkpoint_config,
     checkpoint_fingerprint,
@@ -37,7 +36,7 @@ from nncli.modelfile import TrainedModel, load_model
 from nncli.nn.model import Model
 from nncli.nn.optimizers import Optimizer
 from nncli.nn.schedules import Schedule
-from nncli.train import Interrupted, TrainingState, evaluate_split, fit
+from nncli.train import Interrupted, TrainingState, batches_per_epoch, evaluate_split, fit, quiet_divergence
 
 RESUMABLE_CHANGES = {"training.epochs"}
 CHECKPOINT_SECONDS = 1.0  # fast epochs share a checkpoint write; a kill loses at most this much work
@@ -45,11 +44,6 @@ CHECKPOINT_SECONDS = 1.0  # fast epochs share a checkpoint write; a kill loses a
 
 class Diverged(TrainingError):
     """Training cannot go on: a loss or the weights stopped being finite (exit 1)."""
-
-
-def build_model(config: Config, input_width: int, rng: np.random.Generator) -> Model:
-    """The network of `config.layers` for inputs of this width, initialised from `rng`."""
-    return Model(config.layers, input_width, dtype=config.dtype, rng=rng)
 
 
 def check_output_width(config: Config, model: Model, preprocessor: Preprocessor) -> None:
@@ -101,7 +95,7 @@ def prepare(config: Config) -> Prepared:
     rng = np.random.default_rng(config.seed)
     datasets = load_datasets(config, rng)
     check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
-    model = build_model(config, datasets.preprocessor.input_width, rng)
+    model = build_model(config.layers, datasets.preprocessor.input_width, config.dtype, rng)
     check_output_width(config, model, datasets.preprocessor)
     return Prepared(config, rng, datasets, model)
 
@@ -141,8 +135,8 @@ def _train_into(run_dir: Path, prepared: Prepared, resume: bool, on_epoch: Calla
     """The training of `train` in a run directory this process holds."""
     config = prepared.config
     model, rng = prepared.model, prepared.rng
-    objects = training_objects(config)
-    loss, optimizer, schedule, settings = objects.loss, objects.optimizer, objects.schedule, objects.settings
+    objects = training_objects(config, model)
+    objective, optimizer, schedule, settings = objects.objective, objects.optimizer, objects.schedule, objects.settings
     fingerprint = data_fingerprint(prepared.datasets)
     checkpoint_path = run_dir / runs.CHECKPOINT_FILE
     state, wall_before = TrainingState(), 0.0
@@ -173,9 +167,8 @@ def _train_into(run_dir: Path, prepared: Prepared, resume: bool, on_epoch: Calla
         save_checkpoint_now()  # epoch 0 with the initial weights: a run cut in its first epoch can resume
     last_saved = time.monotonic()
     try:
-        # overflow is expected when training diverges, and reported as a TrainingError, not as warnings
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            for record in fit(model, loss, optimizer, schedule, train_split, valid_split, settings, rng, state,
+        with quiet_divergence():
+            for record in fit(model, objective, optimizer, schedule, train_split, valid_split, settings, rng, state,
                               base_lr=objects.base_lr, should_stop=should_stop, on_batch=on_batch):
                 # The last epoch is saved before `fit` restores the best weights: the checkpoint holds the
                 # last ones, so a resume with more epochs goes on from where training stopped.
@@ -197,18 +190,13 @@ def _train_into(run_dir: Path, prepared: Prepared, resume: bool, on_epoch: Calla
     if not _all_finite(model.state_dict()):
         raise Diverged(f"training produced non-finite weights; model.npz was not written. "
                        f"{_divergence_hint(config)}")
-    trained = TrainedModel(model, prepared.datasets.preprocessor, config.to_dict(), loss)
+    trained = TrainedModel(model, prepared.datasets.preprocessor, config.to_dict(), objective.loss)
     trained.save(run_dir / runs.MODEL_FILE)
     test = prepared.datasets.test
-    test_metrics = None if test is None else evaluate_split(model, loss, test, settings.metrics)
+    test_metrics = None if test is None else evaluate_split(model, objective.loss, test, settings.metrics)
     summary = _summary(run_dir, state, test_metrics, wall_before + time.perf_counter() - started)
     runs.write_json(run_dir / runs.SUMMARY_FILE, summary)
     return RunResult(run_dir, state.history, summary, trained)
-
-
-def batches_per_epoch(rows: int, batch_size: int) -> int:
-    """Batches in one epoch of `rows` training rows (the last batch may be smaller)."""
-    return math.ceil(rows / min(batch_size, rows))
 
 
 @dataclass(frozen=True)

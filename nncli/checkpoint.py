@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from nncli.errors import ModelFileError
+from nncli.nn.errors import CoreError
 from nncli.nn.model import Model
 from nncli.nn.optimizers import Optimizer
 from nncli.nn.schedules import Schedule
@@ -144,21 +145,23 @@ def restore_checkpoint(arrays: dict[str, np.ndarray], *, model: Model, optimizer
     A checkpoint with missing or malformed entries is a ModelFileError naming `source`.
     """
     try:
-        return _restore(arrays, model, optimizer, schedule, rng, source)
+        return _restore(arrays, model, optimizer, schedule, rng)
     except ModelFileError as error:
         error.file = error.file or source
         raise
+    except CoreError as error:  # the weights' or the schedule's state does not fit
+        raise ModelFileError(error.message, file=source) from None
     except (KeyError, ValueError, TypeError, AttributeError) as error:
         raise ModelFileError(f"is not a complete nncli checkpoint ({type(error).__name__}: {error})",
                              file=source) from None
 
 
 def _restore(arrays: dict[str, np.ndarray], model: Model, optimizer: Optimizer, schedule: Schedule,
-             rng: np.random.Generator, source: str) -> TrainingState:
+             rng: np.random.Generator) -> TrainingState:
     def section(prefix: str) -> dict[str, np.ndarray]:
         return {key[len(prefix):]: value for key, value in arrays.items() if key.startswith(prefix)}
 
-    model.load_state_dict(section("model."), source=source)
+    model.load_state_dict(section("model."))
     optimizer.load_state_dict(section("optimizer."))
     schedule.load_state_dict(section("schedule."))
     best = from_json_array(arrays["state.best"])

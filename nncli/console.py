@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import io
-import math
 import os
 import sys
 from pathlib import Path
@@ -128,14 +127,15 @@ class TrainingSession:
             pass
 
     def start(self, prepared: Any, run_dir: Path, first_epoch: int) -> None:
+        from nncli.train import batches_per_epoch  # here: the module imports numpy, which --help never needs
+
         self.run_dir = run_dir
         config = prepared.config
         if self.mode != "quiet":
             self.console.print(data_summary(prepared))
             self.console.print(f"model: {prepared.model.parameter_count():,} parameters; run directory: {run_dir}",
                                soft_wrap=True)
-        train_rows = prepared.datasets.train.features.shape[0]
-        batches = math.ceil(train_rows / min(config.training.batch_size, train_rows))
+        batches = batches_per_epoch(prepared.datasets.train.features.shape[0], config.training.batch_size)
         columns = epoch_columns(list(config.metrics), prepared.datasets.valid is not None)
         self._display = TrainingDisplay(self.console, columns, config.training.epochs, batches, self.mode,
                                         first_epoch=first_epoch)

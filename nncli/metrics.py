@@ -237,6 +237,16 @@ class R2(RegressionMetric):
         return np.where(total != 0, scores, (residual == 0).astype(scores.dtype))
 
 
+def higher_is_better(monitor: str) -> bool:
+    """Whether a larger value of `monitor` is an improvement.
+
+    `monitor` is a metrics.csv column: `loss`, `val_loss`, a metric or `val_` + metric. True for the metrics
+    that say so (accuracy, precision, recall, f1, auc, r2); losses and errors improve downwards.
+    """
+    name = monitor.removeprefix("val_")
+    return name in METRICS and METRICS.get(name).greater_is_better
+
+
 def compute_metrics(names: list[str], targets: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
     """`{name: value}` for each named metric."""
     return {name: METRICS.create(name)(targets, outputs) for name in names}

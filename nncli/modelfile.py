@@ -16,13 +16,16 @@ import numpy as np
 import pandas as pd
 
 from nncli import runs
+from nncli.arrays import build_model
 from nncli.data import Preprocessor
 from nncli.errors import ModelFileError
 from nncli.metrics import classification_report, regression_report
 from nncli.modelmeta import check_preprocessing
+from nncli.nn.errors import CoreError
+from nncli.nn.graph import DATA_INPUT, GRAPH_KEYS
 from nncli.nn.layers import LAYERS
 from nncli.nn.losses import LOSSES, Loss
-from nncli.nn.model import DATA_INPUT, GRAPH_KEYS, Model
+from nncli.nn.model import Model
 from nncli.npz import NpzFile
 from nncli.split import Split
 
@@ -159,7 +162,7 @@ def _build_network(archive: NpzFile, meta: dict[str, np.ndarray]) -> Model:
             raise archive.error("meta.architecture", f"describes a network of at least {needed} parameters but "
                                                      f"the file's layers arrays hold {stored} bytes: the file is "
                                                      "damaged")
-        return Model(specs, int(width), dtype=str(dtype), rng=np.random.default_rng(0))
+        return build_model(specs, int(width), str(dtype), np.random.default_rng(0))
     except ModelFileError:
         raise
     except Exception as error:  # noqa: BLE001  # whatever fails, the file's architecture is to blame
@@ -219,7 +222,10 @@ def _load_weights(archive: NpzFile, model: Model) -> None:
             raise archive.error(key, f"holds {bad} non-finite value{'s' if bad > 1 else ''} (NaN or infinity); "
                                      "a trained model's arrays are finite")
         arrays[key] = value
-    model.load_state_dict(arrays, source=archive.name)
+    try:
+        model.load_state_dict(arrays)
+    except CoreError as error:
+        raise ModelFileError(error.message, file=archive.name) from None
 
 
 def _kind_name(dtype: np.dtype) -> str:

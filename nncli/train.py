@@ -15,9 +15,10 @@ from typing import Callable, Iterator
 import numpy as np
 
 from nncli.errors import TrainingError
-from nncli.metrics import METRICS, compute_metrics
+from nncli.metrics import compute_metrics, higher_is_better
 from nncli.nn.losses import Loss
 from nncli.nn.model import Model
+from nncli.nn.objective import Objective
 from nncli.nn.optimizers import Optimizer
 from nncli.nn.optimizers.fused import worth_compiling
 from nncli.nn.regularizers import clip_global_norm, regularize
@@ -56,7 +57,7 @@ class TrainingState:
     order: np.ndarray | None = None  # this epoch's row order
     loss_sum: float = 0.0  # sum of this epoch's batch losses so far
     epoch_seconds: float = 0.0  # time spent in this epoch before an interruption
-    train_outputs: np.ndarray | None = None  # outputs seen in training, for the epoch's training metrics
+    train_outputs: np.ndarray | None = None  # logits seen in training, for the epoch's training metrics
     history: list[dict] = field(default_factory=list)
     best_value: float | None = None
     best_epoch: int | None = None
@@ -69,44 +70,37 @@ class Interrupted(Exception):
     """A stop was requested; the state is consistent at a batch boundary and can be checkpointed."""
 
 
-def monitor_mode(monitor: str) -> str:
-    """'min' for losses and errors, 'max' for scores such as accuracy."""
-    name = monitor.removeprefix("val_")
-    if name in METRICS and METRICS.get(name).greater_is_better:
-        return "max"
-    return "min"
+def batches_per_epoch(rows: int, batch_size: int) -> int:
+    """Batches in one epoch of `rows` training rows (the last batch may be smaller)."""
+    return math.ceil(rows / min(batch_size, rows))
 
 
-def fuses_output(model: Model, loss: Loss) -> bool:
-    """Whether the loss takes the output layer's pre-activation (`Loss.from_logits`) instead of its output."""
-    activation = getattr(model.output_layer, "activation_fn", None)
-    return loss.fused_activation is not None and getattr(activation, "name", None) == loss.fused_activation
+def quiet_divergence() -> np.errstate:
+    """Floating-point warnings off while training: a diverging run overflows, and `fit` reports it instead.
 
-
-def batch_step(model: Model, loss: Loss, x: np.ndarray, y: np.ndarray, settings: Settings,
-               fused: bool) -> tuple[float, np.ndarray]:
-    """Forward and backward for one batch: fills the gradients, returns the (regularized) loss and the outputs.
-
-    With `fused` (see `fuses_output`) the outputs are the logits: the output activation is left out in
-    training, and the loss's fused form gives the gradient with respect to the pre-activation.
-    After a first batch of the same size it allocates no array: the loss gradient goes into the output
-    layer's "loss_grad" buffer and every other work array is a kept buffer, valid until the next step.
+    Entered by the caller around its loop over `fit` (a context entered inside a generator would leak into
+    the caller's code at every `yield`).
     """
-    output = model.forward(x, training=True, logits=fused)
-    grad = model.output_layer.buffer("loss_grad", output.shape)
-    if fused:
-        value, grad = loss.from_logits(output, y, out=grad)
-        model.backward(grad, from_preactivation=True)
-    else:
-        value, grad = loss.forward(output, y, out=grad)
-        model.backward(grad)
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def batch_step(model: Model, objective: Objective, x: np.ndarray, y: np.ndarray,
+               settings: Settings) -> tuple[float, np.ndarray]:
+    """Forward and backward for one batch: fills the gradients, returns the (regularized) loss and the logits.
+
+    After a first batch of the same size it allocates no array: every work array is a kept buffer of the
+    model, its layers or the objective, valid until the next step.
+    """
+    logits = model.forward(x, training=True)
+    value, grad = objective.value_and_grad(logits, y)
+    model.backward(grad)
     if settings.l1 or settings.l2:
         for layer in model.layers:
             for key in layer.regularized:
                 weight = layer.params[key]
                 value += regularize(weight, layer.grads[key], settings.l1, settings.l2,
                                     layer.buffer("regularization." + key, weight.shape))
-    return value, output
+    return value, logits
 
 
 def evaluate_split(model: Model, loss: Loss, split: Split, metrics: tuple[str, ...],
@@ -120,7 +114,7 @@ def evaluate_split(model: Model, loss: Loss, split: Split, metrics: tuple[str, .
     return record
 
 
-def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, train: Split,
+def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Schedule, train: Split,
         valid: Split | None, settings: Settings, rng: np.random.Generator, state: TrainingState,
         base_lr: float, should_stop: Callable[[], bool] = lambda: False,
         on_batch: Callable[[int], None] | None = None) -> Iterator[dict]:  # on_batch gets the 0-based index
@@ -131,9 +125,8 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
     """
     rows = train.rows
     batch_size = min(settings.batch_size, rows)
-    batches = math.ceil(rows / batch_size)
+    batches = batches_per_epoch(rows, settings.batch_size)
     params, grads = [model.flat_params], [model.flat_grads]
-    fused = fuses_output(model, loss)
     optimizer.compiled = worth_compiling(model.flat_params.size, batches * (settings.epochs - state.epoch))
     batch_x = np.empty((batch_size, train.features.shape[1]), dtype=train.features.dtype)
     batch_y = np.empty((batch_size, train.targets.shape[1]), dtype=train.targets.dtype)
@@ -161,7 +154,7 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
                 # spares np.take the bounds-checked temporary copy it makes with out= otherwise
                 x = train.features.take(index, axis=0, out=batch_x[:stop - start], mode="clip")
                 y = train.targets.take(index, axis=0, out=batch_y[:stop - start], mode="clip")
-            value, outputs = batch_step(model, loss, x, y, settings, fused)
+            value, logits = batch_step(model, objective, x, y, settings)
             if not math.isfinite(value):
                 raise TrainingError(
                     f"training diverged: the loss is {value} at epoch {epoch}, batch {state.batch}; the weights "
@@ -172,19 +165,17 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
             optimizer.step(params, grads)
             if settings.metrics:  # training metrics come from the outputs seen during the epoch
                 rows_seen = slice(start, stop) if state.order is None else state.order[start:stop]
-                state.train_outputs[rows_seen] = outputs  # logits when fused: activated at the epoch's end
+                state.train_outputs[rows_seen] = logits  # activated once, at the epoch's end
             state.loss_sum += value
             state.batch += 1
             if on_batch is not None:
                 on_batch(state.batch - 1)
         record = {"epoch": epoch, "lr": optimizer.lr, "loss": state.loss_sum / batches}
         if settings.metrics:
-            seen = state.train_outputs
-            if fused:
-                seen = model.output_layer.activation_fn.forward(seen)
-            record.update(compute_metrics(list(settings.metrics), train.targets, seen))
+            outputs = objective.activate(state.train_outputs)
+            record.update(compute_metrics(list(settings.metrics), train.targets, outputs))
         if valid is not None:
-            record.update(evaluate_split(model, loss, valid, settings.metrics, prefix="val_"))
+            record.update(evaluate_split(model, objective.loss, valid, settings.metrics, prefix="val_"))
         record["seconds"] = state.epoch_seconds + time.perf_counter() - started
         schedule.observe(epoch, record)
         _track_best(model, state, record, settings.early_stopping)
@@ -201,7 +192,7 @@ def _track_best(model: Model, state: TrainingState, record: dict, early: EarlySt
     if early is None:
         return
     value = record.get(early.monitor, record["loss"])
-    sign = 1.0 if monitor_mode(early.monitor) == "min" else -1.0
+    sign = -1.0 if higher_is_better(early.monitor) else 1.0
     if state.best_value is None or sign * (state.best_value - value) > early.min_delta:
         state.best_value, state.best_epoch, state.wait = value, record["epoch"], 0
         if early.restore_best:

@@ -8,6 +8,7 @@ import pytest
 from nncli.errors import ConfigError
 from nncli.nn.activations import ACTIVATIONS, RELU_FAMILY, Activation, get_activation
 from nncli.nn.erf import erf
+from nncli.nn.errors import CoreError
 from nncli.registry import parameters_model
 from tests.gradcheck import assert_gradients_close, numerical_gradient
 from tests.roundtrip import assert_round_trips
@@ -201,7 +202,7 @@ def test_unknown_name_suggests_the_closest():
         get_activation("relux")
     with pytest.raises(ConfigError, match=r"did you mean 'gelu'\?"):
         get_activation({"type": "gelo"})
-    with pytest.raises(ConfigError, match="needs a 'type'"):
+    with pytest.raises(CoreError, match="needs a 'type'"):
         get_activation({"alpha": 1.0})
 
 

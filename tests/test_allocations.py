@@ -16,9 +16,10 @@ from nncli.nn.activations import get_activation
 from nncli.nn.buffers import Buffers
 from nncli.nn.losses import LOSSES
 from nncli.nn.model import Model
+from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.nn.regularizers import clip_global_norm
-from nncli.train import Settings, batch_step, fuses_output
+from nncli.train import Settings, batch_step
 
 FEATURES = 10
 BOUND = 8 * 1024  # bytes; one float32 hidden activation at batch 256 is 256 * 64 * 4 = 64 KiB
@@ -55,7 +56,10 @@ CASES = {
          {"type": "concat", "name": "joined", "inputs": ["sum", "raw", "trunk"]},
          dense(1, "linear")],
         "mae", {"type": "adagrad", "lr": 0.01}, Settings(epochs=1, l1=1e-3)),
-    # losses on outputs they do not fuse with: `forward` and the activation's `backward`
+    # losses on outputs they do not fuse with: the activation's `forward`, the loss, the activation's `backward`
+    "gelu-outputs-mse-unfused": (
+        [dense(64, "relu"), dense(3, "gelu")],
+        "mse", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
     "sigmoid-outputs-cce-unfused": (
         [dense(64, "softplus"), dense(4, "sigmoid")],
         "categorical_crossentropy", {"type": "adam", "lr": 1e-3, "amsgrad": True}, Settings(epochs=1, l2=1e-2)),
@@ -70,7 +74,7 @@ def training_step(case: str, dtype, seed: int = 0):
     specs, loss_name, optimizer_spec, settings = CASES[case]
     rng = np.random.default_rng(seed)
     model = Model(specs, FEATURES, dtype=dtype, rng=rng)
-    loss = LOSSES.create(loss_name)
+    objective = Objective(LOSSES.create(loss_name), model.output_activation)
     optimizer = OPTIMIZERS.get(optimizer_spec["type"]).from_config(optimizer_spec)
     params, grads = [model.flat_params], [model.flat_grads]
     batches = {}
@@ -90,7 +94,7 @@ def training_step(case: str, dtype, seed: int = 0):
 
     def step(rows):
         x, y = batch(rows)
-        value, _ = batch_step(model, loss, x, y, settings, fuses_output(model, loss))
+        value, _ = batch_step(model, objective, x, y, settings)
         if settings.clip_norm is not None:
             clip_global_norm(grads, settings.clip_norm)
         optimizer.step(params, grads)

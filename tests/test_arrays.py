@@ -35,3 +35,45 @@ def test_fit_arrays_with_validation_and_early_stopping():
     config = xor_config(valid=0.25, epochs=200, batch_size=16, early_stopping={"monitor": "val_loss", "patience": 3})
     model, history = fit_arrays(config, x[:150], y[:150], valid=(x[150:], y[150:]))
     assert "val_loss" in history[0] and len(history) < 200
+
+
+def test_a_diverging_fit_arrays_raises_without_leaking_warnings():
+    import warnings
+
+    import pytest
+
+    from nncli.errors import TrainingError
+
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float) * 1e3
+    y = np.array([[0], [1], [1], [0]], dtype=float)
+    config = config_from_dict({
+        "data": {"train": "unused.csv", "target": "y", "valid": None}, "task": "regression",
+        "layers": [{"type": "dense", "units": 8, "activation": "relu"}, {"type": "dense", "units": 1}],
+        "loss": "mse", "optimizer": {"type": "sgd", "lr": 10.0}, "training": {"epochs": 50, "batch_size": 4}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a RuntimeWarning would fail the call instead of the TrainingError
+        with pytest.raises(TrainingError, match="training diverged: the loss is (inf|nan) at epoch"):
+            fit_arrays(config, x, y)
+    assert np.geterr()["over"] == "warn"  # nothing left switched off
+
+
+def test_a_network_that_does_not_fit_is_the_config_error_users_see():
+    import pytest
+
+    from nncli.errors import ConfigError
+
+    config = config_from_dict({
+        "data": {"train": "unused.csv", "target": "y", "valid": None},
+        "layers": [{"type": "dense", "name": "a", "units": 4}, {"type": "dense", "name": "b", "inputs": ["input"],
+                                                                "units": 3},
+                   {"type": "add", "inputs": ["a", "b"]}], "loss": "mse"})
+    with pytest.raises(ConfigError) as error:
+        fit_arrays(config, np.zeros((4, 2)), np.zeros((4, 3)))
+    assert str(error.value) == "layers[2]: add needs inputs of equal width, got widths [4, 3]"
+
+
+def test_batches_per_epoch_counts_the_smaller_last_batch():
+    from nncli.train import batches_per_epoch
+
+    assert [batches_per_epoch(rows, 32) for rows in (1, 32, 33, 64, 65)] == [1, 1, 2, 2, 3]
+    assert batches_per_epoch(10, 100) == 1

@@ -88,6 +88,7 @@ def test_training_asks_for_kernels_only_when_the_run_is_large_enough(epochs, com
     """fit weighs the run (parameters x planned steps) against the one-off cost of getting the kernels."""
     from nncli.nn.losses import LOSSES
     from nncli.nn.model import Model
+    from nncli.nn.objective import Objective
     from nncli.nn.schedules import SCHEDULES
     from nncli.split import Split
     from nncli.train import Settings, TrainingState, fit
@@ -99,7 +100,8 @@ def test_training_asks_for_kernels_only_when_the_run_is_large_enough(epochs, com
     assert model.flat_params.size >= 10_000
     optimizer = get_optimizer({"type": "adam"})
     x = rng.normal(size=(64, 4)).astype(np.float32)
-    loop = fit(model, LOSSES.create("mse"), optimizer, SCHEDULES.create("constant"), Split(x, x[:, :1]), None,
+    objective = Objective(LOSSES.create("mse"), model.output_activation)
+    loop = fit(model, objective, optimizer, SCHEDULES.create("constant"), Split(x, x[:, :1]), None,
                Settings(epochs=epochs, batch_size=8), rng, TrainingState(), base_lr=1e-3)
     next(loop)
     assert optimizer.compiled is compiled

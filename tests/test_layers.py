@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from nncli.nn.errors import ShapeError
 from nncli.nn.layers import LAYERS
 from nncli.registry import parameters_model
 from tests.gradcheck import assert_gradients_close, numerical_gradient
@@ -64,6 +65,37 @@ def test_dense_matches_the_formula():
     layer.params["bias"][:] = [0.5, -0.5]
     out = layer.forward([np.array([[1.0, 1.0]])], training=False)
     np.testing.assert_array_equal(out, [[4.5, 5.5]])  # x @ W + b with W of shape (inputs, units)
+
+
+@pytest.mark.parametrize("activation", ["softmax", "sigmoid", "gelu"])
+def test_dense_hands_over_its_activation_and_outputs_its_preactivation(activation):
+    kept = build("dense", [3], units=2, activation=activation, seed=6)
+    layer = build("dense", [3], units=2, activation=activation, seed=6)
+    x = np.random.default_rng(7).normal(size=(5, 3))
+    activated = kept.forward([x], training=True).copy()
+    handed = layer.detach_activation()
+    assert handed.name == activation and layer.activation_fn.is_identity
+    np.testing.assert_array_equal(layer.params["weight"], kept.params["weight"])  # initialised by the activation
+    z = layer.forward([x], training=True)
+    np.testing.assert_array_equal(z, x @ layer.params["weight"] + layer.params["bias"])
+    np.testing.assert_array_equal(handed.forward(z), activated)
+    check_layer_gradients(layer, [x])  # now a linear layer: d output / d z is the identity
+
+
+@pytest.mark.parametrize("name", sorted(set(LAYERS.names()) - {"dense"}))
+def test_layers_without_an_activation_hand_over_the_identity(name):
+    params = {"rate": 0.5} if name == "dropout" else {}
+    widths = [3, 3] if LAYERS.get(name).merge else [3]
+    assert build(name, widths, **params).detach_activation().is_identity
+
+
+@pytest.mark.parametrize("name", LAYERS.names())
+def test_every_layer_has_the_same_forward_and_backward_signature(name):
+    import inspect
+
+    cls = LAYERS.get(name)
+    assert list(inspect.signature(cls.forward).parameters) == ["self", "inputs", "training"]
+    assert list(inspect.signature(cls.backward).parameters) == ["self", "grad_output"]
 
 
 def test_dense_first_layer_skips_the_input_gradient():
@@ -146,9 +178,7 @@ def test_add_gradients():
 
 
 def test_add_refuses_unequal_widths():
-    from nncli.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="equal width"):
+    with pytest.raises(ShapeError, match=r"^add needs inputs of equal width, got widths \[2, 3\]$"):
         build("add", [2, 3])
 
 

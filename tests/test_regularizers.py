@@ -5,26 +5,33 @@ import math
 import numpy as np
 import pytest
 
-from nncli.nn.regularizers import add_regularization_gradient, clip_global_norm, regularization_penalty
+from nncli.nn.regularizers import clip_global_norm, regularize
 
 
 def weights() -> list[np.ndarray]:
     return [np.array([[1.0, -2.0], [0.0, 3.0]]), np.array([[-0.5], [4.0]])]
 
 
+def penalty(ws, l1, l2):
+    """The penalty over all matrices, each through `regularize` into a throwaway gradient."""
+    return sum(regularize(w, np.zeros_like(w), l1, l2, np.empty_like(w)) for w in ws)
+
+
 def test_penalty_by_hand():
     # Σ|W| = 6 + 4.5 = 10.5; Σ W² = 14 + 16.25 = 30.25
-    assert regularization_penalty(weights(), l1=0.0, l2=0.0) == 0.0
-    assert regularization_penalty(weights(), l1=0.1, l2=0.0) == pytest.approx(1.05)
-    assert regularization_penalty(weights(), l1=0.0, l2=0.01) == pytest.approx(0.15125)
-    assert regularization_penalty(weights(), l1=0.1, l2=0.01) == pytest.approx(1.05 + 0.15125)
-    assert isinstance(regularization_penalty([w.astype(np.float32) for w in weights()], 0.1, 0.01), float)
+    assert penalty(weights(), l1=0.0, l2=0.0) == 0.0
+    assert penalty(weights(), l1=0.1, l2=0.0) == pytest.approx(1.05)
+    assert penalty(weights(), l1=0.0, l2=0.01) == pytest.approx(0.15125)
+    assert penalty(weights(), l1=0.1, l2=0.01) == pytest.approx(1.05 + 0.15125)
+    weight = weights()[0].astype(np.float32)
+    assert isinstance(regularize(weight, np.zeros_like(weight), 0.1, 0.01, np.empty_like(weight)), float)
 
 
 def test_gradient_by_hand_in_place():
     grads = [np.ones((2, 2)), np.zeros((2, 1))]
-    originals = grads
-    add_regularization_gradient(weights(), grads, l1=0.1, l2=0.01)
+    originals = list(grads)
+    for weight, grad in zip(weights(), grads):
+        regularize(weight, grad, l1=0.1, l2=0.01, scratch=np.empty_like(weight))
     assert grads[0] is originals[0] and grads[1] is originals[1]
     np.testing.assert_allclose(grads[0], [[1 + 0.1 + 0.01, 1 - 0.1 - 0.02], [1.0, 1 + 0.1 + 0.03]])
     np.testing.assert_allclose(grads[1], [[-0.1 - 0.005], [0.1 + 0.04]])
@@ -34,26 +41,28 @@ def test_gradient_is_the_derivative_of_the_penalty():
     rng = np.random.default_rng(0)
     ws = [rng.normal(size=(3, 2)), rng.normal(size=(2, 1))]
     grads = [np.zeros_like(w) for w in ws]
-    add_regularization_gradient(ws, grads, l1=0.3, l2=0.2)
+    for weight, grad in zip(ws, grads):
+        regularize(weight, grad, 0.3, 0.2, np.empty_like(weight))
     eps = 1e-6
     for w, grad in zip(ws, grads):
         for index in np.ndindex(w.shape):
             original = w[index]
             w[index] = original + eps
-            plus = regularization_penalty(ws, 0.3, 0.2)
+            plus = penalty(ws, 0.3, 0.2)
             w[index] = original - eps
-            minus = regularization_penalty(ws, 0.3, 0.2)
+            minus = penalty(ws, 0.3, 0.2)
             w[index] = original
             assert grad[index] == pytest.approx((plus - minus) / (2 * eps), rel=1e-6)
 
 
 def test_zero_coefficients_leave_gradients_alone_and_keep_dtype():
-    grads = [np.full((2, 2), 0.5, dtype=np.float32), np.full((2, 1), 0.5, dtype=np.float32)]
-    add_regularization_gradient([w.astype(np.float32) for w in weights()], grads, l1=0.0, l2=0.0)
-    assert all((grad == 0.5).all() for grad in grads)
-    add_regularization_gradient([w.astype(np.float32) for w in weights()], grads, l1=0.0, l2=0.1)
-    assert grads[0].dtype == np.float32
-    np.testing.assert_allclose(grads[0], [[0.6, 0.3], [0.5, 0.8]], rtol=1e-6)
+    weight = weights()[0].astype(np.float32)
+    grad = np.full((2, 2), 0.5, dtype=np.float32)
+    assert regularize(weight, grad, l1=0.0, l2=0.0, scratch=np.empty_like(weight)) == 0.0
+    assert (grad == 0.5).all()
+    regularize(weight, grad, l1=0.0, l2=0.1, scratch=np.empty_like(weight))
+    assert grad.dtype == np.float32
+    np.testing.assert_allclose(grad, [[0.6, 0.3], [0.5, 0.8]], rtol=1e-6)
 
 
 def test_clip_global_norm_by_hand():

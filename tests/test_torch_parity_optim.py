@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from nncli.arrays import build_schedule
 from nncli.nn.optimizers import get_optimizer
-from nncli.nn.schedules import get_schedule
 
 torch = pytest.importorskip("torch")
 
@@ -74,7 +74,7 @@ def torch_lrs(make_scheduler, base_lr, epochs, metrics=None):
 
 
 def our_lrs(spec, base_lr, epochs, metrics=None, key="val_loss"):
-    schedule = get_schedule(spec)
+    schedule = build_schedule(spec)
     used = []
     for epoch in range(epochs):
         used.append(schedule.lr_at(epoch, base_lr, epochs))

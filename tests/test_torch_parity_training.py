@@ -9,10 +9,11 @@ import math
 import numpy as np
 import pytest
 
+from nncli.arrays import build_schedule
 from nncli.nn.losses import LOSSES
 from nncli.nn.model import Model
+from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS
-from nncli.nn.schedules import SCHEDULES
 from nncli.split import Split
 from nncli.train import Settings, TrainingState, fit
 
@@ -138,9 +139,10 @@ def test_five_epochs_match_torch(optimizer_index, schedule_index):
     expected_losses, expected_params = run_torch(model, loss_name, activation, x, y, optimizer_spec,
                                                  schedule_spec, l2, clip, batch_size=8)
     optimizer = OPTIMIZERS.get(optimizer_spec["type"]).from_config(optimizer_spec)
-    schedule = SCHEDULES.get(schedule_spec["type"]).from_config(schedule_spec)
+    schedule = build_schedule(schedule_spec)
     settings = Settings(epochs=EPOCHS, batch_size=8, shuffle=False, clip_norm=clip, l2=l2)
-    records = list(fit(model, LOSSES.create(loss_name), optimizer, schedule, Split(x, y), None, settings,
+    objective = Objective(LOSSES.create(loss_name), model.output_activation)
+    records = list(fit(model, objective, optimizer, schedule, Split(x, y), None, settings,
                        np.random.default_rng(0), TrainingState(), base_lr=optimizer_spec["lr"]))
     np.testing.assert_allclose([r["loss"] for r in records], expected_losses, rtol=0, atol=1e-7)
     for (_, param, _), expected in zip(model.parameters, expected_params):

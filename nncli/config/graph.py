@@ -7,11 +7,8 @@ from typing import Any
 from nncli.config.locations import Path_
 from nncli.config.messages import show
 from nncli.config.problems import Problems, lookup, validate_parameters, with_article
+from nncli.nn.graph import DATA_INPUT, GRAPH_KEYS, default_layer_name
 from nncli.registry import Registry, closest
-
-DATA_INPUT = "input"
-"""The name under which layers take the data as input (reserved)."""
-LAYER_KEYS = ("type", "name", "inputs")
 
 
 def resolve_layers(value: Any, registry: Registry, problems: Problems) -> list[dict] | None:
@@ -47,8 +44,8 @@ def _layer(index: int, spec: Any, names: list[str | None], registry: Registry,
     inputs = _layer_inputs(spec, index, names, cls, path, problems)
     if cls is None:
         return None
-    params = {key: value for key, value in spec.items() if key not in LAYER_KEYS}
-    params = validate_parameters(cls, params, path, problems, LAYER_KEYS)
+    params = {key: value for key, value in spec.items() if key not in GRAPH_KEYS}
+    params = validate_parameters(cls, params, path, problems, GRAPH_KEYS)
     if name is None or inputs is None or params is None:
         return None
     return {"type": kind, "name": name, "inputs": inputs, **params}
@@ -58,7 +55,7 @@ def _layer_name(spec: dict, index: int, names: list[str | None], path: Path_, pr
     kind = spec.get("type")
     name = spec.get("name")
     if name is None:
-        name = f"{kind}_{index}" if isinstance(kind, str) else f"layer_{index}"
+        name = default_layer_name(kind if isinstance(kind, str) else "layer", index)
     if not isinstance(name, str) or not name:
         problems.add(path + ("name",), f"must be a non-empty string, got {show(name)}")
         return None

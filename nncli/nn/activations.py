@@ -21,9 +21,9 @@ from typing import Literal
 
 import numpy as np
 
-from nncli.errors import ConfigError
 from nncli.nn.buffers import Buffers, scratch
 from nncli.nn.erf import erf
+from nncli.nn.errors import CoreError
 from nncli.nn.params import NonNegativeFloat, PositiveFloat
 from nncli.registry import Configurable, Registry
 
@@ -88,6 +88,9 @@ def softmax(z: np.ndarray, out: np.ndarray | None = None, buffers: Buffers | Non
 class Activation(Configurable):
     """Base class: a nonlinearity applied to a layer's pre-activation, with its derivative."""
 
+    is_identity = False
+    """True only for `linear`: callers skip the copy that `forward` would make."""
+
     _buffers: Buffers | None = None
     _forward_arrays: tuple[np.ndarray, ...] | None = None  # (z, a, what forward kept for backward)
 
@@ -138,7 +141,7 @@ def get_activation(spec: str | dict | Activation) -> Activation:
         return ACTIVATIONS.create(spec)
     params = dict(spec)
     if "type" not in params:
-        raise ConfigError("an activation given as a mapping needs a 'type'; valid: "
+        raise CoreError("an activation given as a mapping needs a 'type'; valid: "
                           + ", ".join(ACTIVATIONS.names()))
     return ACTIVATIONS.create(params.pop("type"), **params)
 
@@ -146,6 +149,8 @@ def get_activation(spec: str | dict | Activation) -> Activation:
 @ACTIVATIONS.register("linear")
 class Linear(Activation):
     """a = z."""
+
+    is_identity = True
 
     def forward(self, z, out=None):
         return _copy_into(z, out)

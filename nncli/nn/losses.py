@@ -3,8 +3,8 @@
 `forward(pred, target, out)` takes the output layer's activations (probabilities for the cross-entropies) and
 returns `(loss, d loss / d pred)`. The cross-entropies pair with their output activation
 (`fused_activation`); `from_logits(logits, target, out)` then returns the loss and the gradient with respect
-to the pre-activation in the fused, numerically stable form, which the model uses instead of chaining
-`forward` with the activation's `backward`. Gradients keep `pred`'s dtype; targets are cast to it.
+to the pre-activation in the fused, numerically stable form. `nncli.nn.objective.Objective` decides which
+of the two a training step takes. Gradients keep `pred`'s dtype; targets are cast to it.
 
 With `out` (an array shaped like `pred`, overlapping none of the inputs) the gradient is written there and
 the work arrays are this loss's own, kept from call to call: the training loop's calls allocate nothing.

@@ -1,4 +1,9 @@
-"""The model: a graph of layers, a chain when no layer names its inputs."""
+"""The model: a graph of layers, a chain when no layer names its inputs.
+
+The output layer's activation is taken out of the graph (`output_activation`): `forward` and `backward` work
+on the logits, what the training objective (`nncli.nn.objective`) pairs with the loss, and `predict` applies
+the activation.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from nncli.errors import ConfigError, ModelFileError
+from nncli.nn.activations import Activation
+from nncli.nn.buffers import Buffers
+from nncli.nn.errors import CoreError, StateError
+from nncli.nn.graph import DATA_INPUT, GRAPH_KEYS, default_layer_name
 from nncli.nn.layers import LAYERS, Layer
 
-DATA_INPUT = "input"
-GRAPH_KEYS = ("type", "name", "inputs")
 EVALUATION_BATCH = 8192
 """Rows per pass when predicting: large batches amortise numpy's per-call cost."""
 
@@ -27,30 +33,32 @@ class Model:
         self.dtype = np.dtype(dtype)
         self.input_width = input_width
         self.specs = [dict(spec) for spec in layer_specs]
+        self.names = [spec.get("name") or default_layer_name(spec["type"], i) for i, spec in enumerate(self.specs)]
         self.layers: list[Layer] = []
         self.inputs: list[list[int]] = []  # per layer, indices of its input layers; -1 is the data
         self.widths: list[int] = []
         index_of = {DATA_INPUT: -1}
         for index, spec in enumerate(self.specs):
-            input_indices = [index_of[name] for name in spec.get("inputs", [self._previous(index)])]
+            previous = self.names[index - 1] if index else DATA_INPUT
+            input_indices = [index_of[name] for name in spec.get("inputs", [previous])]
             layer = LAYERS.get(spec["type"]).from_config(
                 {key: value for key, value in spec.items() if key not in GRAPH_KEYS})
             input_widths = [input_width if j < 0 else self.widths[j] for j in input_indices]
             try:
                 width = layer.build(input_widths, rng, self.dtype)
-            except ConfigError as error:
-                error.field = error.field or f"layers[{index}]"
+            except CoreError as error:
+                error.layer = index if error.layer is None else error.layer
                 raise
             layer.skip_input_grad = all(j < 0 for j in input_indices)
             self.layers.append(layer)
             self.inputs.append(input_indices)
             self.widths.append(width)
-            index_of[spec.get("name", f"{spec['type']}_{index}")] = index
+            index_of[self.names[index]] = index
+        self.output_activation: Activation = self.layers[-1].detach_activation()
+        self._buffers = Buffers()
         self._pack_parameters()
         self.parameters = [(f"layers.{i}.{key}", layer.params[key], layer.grads[key])
                            for i, layer in enumerate(self.layers) for key in layer.params]
-        self.regularized = [(layer.params[key], layer.grads[key])
-                            for layer in self.layers for key in layer.regularized]
 
     def _pack_parameters(self) -> None:
         """Make every parameter and gradient a view into one flat array each.
@@ -71,50 +79,30 @@ class Model:
             layer.grads[key] = self.flat_grads[offset:offset + size].reshape(shape)
             offset += size
 
-    def _previous(self, index: int) -> str:
-        if index == 0:
-            return DATA_INPUT
-        previous = self.specs[index - 1]
-        return previous.get("name", f"{previous['type']}_{index - 1}")
-
-    @property
-    def output_layer(self) -> Layer:
-        return self.layers[-1]
-
     @property
     def output_width(self) -> int:
         return self.widths[-1]
 
-    def forward(self, x: np.ndarray, training: bool = False, logits: bool = False) -> np.ndarray:
-        """The output for a batch. The array may be a reused buffer: copy it to keep it past the next call.
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """The logits for a batch: the output layer's output before `output_activation`.
 
-        With `logits` the output layer (a dense layer) leaves its activation out and returns its
-        pre-activation, what a loss fused with that activation takes (`Loss.from_logits`).
+        The array may be a reused buffer: copy it to keep it past the next call.
         """
         outputs: list[np.ndarray | None] = [None] * len(self.layers)
-        last = len(self.layers) - 1
         for index, layer in enumerate(self.layers):
-            layer_inputs = [x if j < 0 else outputs[j] for j in self.inputs[index]]
-            if logits and index == last:
-                outputs[index] = layer.forward(layer_inputs, training, activate=False)
-            else:
-                outputs[index] = layer.forward(layer_inputs, training)
+            outputs[index] = layer.forward([x if j < 0 else outputs[j] for j in self.inputs[index]], training)
         return outputs[-1]
 
-    def backward(self, grad_output: np.ndarray, from_preactivation: bool = False) -> None:
-        """Fill every layer's `grads` from d loss / d output (or / d preactivation of a fused output)."""
+    def backward(self, grad_logits: np.ndarray) -> None:
+        """Fill every layer's `grads` from d loss / d logits."""
         grads: list[np.ndarray | None] = [None] * len(self.layers)
-        grads[-1] = grad_output
+        grads[-1] = grad_logits
         summed: set[int] = set()  # outputs whose gradient is already the sum in their layer's "grad_sum" buffer
         for index in range(len(self.layers) - 1, -1, -1):
             layer, grad = self.layers[index], grads[index]
             if grad is None:
                 continue
-            if index == len(self.layers) - 1 and from_preactivation:
-                input_grads = layer.backward(grad, from_preactivation=True)
-            else:
-                input_grads = layer.backward(grad)
-            for j, input_grad in zip(self.inputs[index], input_grads):
+            for j, input_grad in zip(self.inputs[index], layer.backward(grad)):
                 if j < 0:
                     continue
                 if grads[j] is None:
@@ -127,11 +115,15 @@ class Model:
                     summed.add(j)
 
     def predict(self, x: np.ndarray, batch_size: int = EVALUATION_BATCH) -> np.ndarray:
-        """Evaluation-mode outputs for all rows, in large batches."""
+        """Evaluation-mode outputs for all rows (the output activation applied), in large batches."""
         x = np.asarray(x, dtype=self.dtype)
         result = np.empty((x.shape[0], self.output_width), dtype=self.dtype)
+        activation = self.output_activation
         for start in range(0, x.shape[0], batch_size):
-            result[start:start + batch_size] = self.forward(x[start:start + batch_size], training=False)
+            logits = self.forward(x[start:start + batch_size], training=False)
+            if not activation.is_identity:
+                logits = activation.forward(logits, out=self._buffers.like("outputs", logits))
+            result[start:start + batch_size] = logits
         return result
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -142,24 +134,23 @@ class Model:
                 arrays[f"layers.{index}.{key}"] = value
         return arrays
 
-    def load_state_dict(self, arrays: dict[str, np.ndarray], source: str = "model") -> None:
-        """Copy arrays into the model in place; keys and shapes must match exactly."""
+    def load_state_dict(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy arrays into the model in place; keys and shapes must match exactly (a `StateError` otherwise)."""
         own = self.state_dict()
         missing = sorted(set(own) - set(arrays))
         unexpected = sorted(set(arrays) - set(own))
         if missing or unexpected:
-            raise ModelFileError(f"arrays do not match the architecture: missing {missing or 'none'}, "
-                                 f"unexpected {unexpected or 'none'}", file=source)
+            raise StateError(f"arrays do not match the architecture: missing {missing or 'none'}, "
+                             f"unexpected {unexpected or 'none'}")
         for key, target in own.items():
             value = arrays[key]
             if value.shape != target.shape:
-                raise ModelFileError(f"array {key!r} has shape {value.shape}, the architecture needs "
-                                     f"{target.shape}", file=source)
+                raise StateError(f"array {key!r} has shape {value.shape}, the architecture needs {target.shape}")
             np.copyto(target, value, casting="unsafe")
 
     def summary_rows(self) -> list[dict[str, Any]]:
         """One row per layer for a Keras-like summary."""
-        names = [spec.get("name", f"{spec['type']}_{i}") for i, spec in enumerate(self.specs)]
+        names = self.names
         return [{"name": names[i], "type": spec["type"],
                  "inputs": [DATA_INPUT if j < 0 else names[j] for j in self.inputs[i]],
                  "output_shape": f"(None, {self.widths[i]})",

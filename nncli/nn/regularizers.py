@@ -7,32 +7,10 @@ import math
 import numpy as np
 
 
-def regularization_penalty(weights: list[np.ndarray], l1: float, l2: float) -> float:
-    """l1 · Σ|W| + l2/2 · Σ W² over the weight matrices (biases are not passed in)."""
-    penalty = 0.0
-    for weight in weights:
-        if l1:
-            penalty += l1 * float(np.abs(weight).sum())
-        if l2:
-            penalty += 0.5 * l2 * float(np.vdot(weight, weight))
-    return penalty
-
-
-def add_regularization_gradient(weights: list[np.ndarray], grads: list[np.ndarray], l1: float,
-                                l2: float) -> None:
-    """In place: each grad += l1 · sign(W) + l2 · W (a term with a zero coefficient is skipped)."""
-    for weight, grad in zip(weights, grads, strict=True):
-        if l1:
-            grad += l1 * np.sign(weight)
-        if l2:
-            grad += l2 * weight
-
-
 def regularize(weight: np.ndarray, grad: np.ndarray, l1: float, l2: float, scratch: np.ndarray) -> float:
     """For one weight matrix: add l1 · sign(W) + l2 · W to `grad` in place, return l1 · Σ|W| + l2/2 · Σ W².
 
-    The training loop's form of `regularization_penalty` and `add_regularization_gradient` together:
-    `scratch`, an array shaped like `weight`, is the only work space, so a step allocates nothing.
+    `scratch`, an array shaped like `weight`, is the only work space, so a training step allocates nothing.
     """
     penalty = 0.0
     if l1:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Callable, Literal
 
 import numpy as np
 
-from nncli.errors import ConfigError, ModelFileError
-from nncli.metrics import METRICS
+from nncli.nn.errors import CoreError, StateError
 from nncli.nn.params import Fraction, Name, NonNegativeFloat, NonNegativeInt, PositiveInt, UnitRate
 from nncli.registry import Configurable, Registry
 
@@ -23,6 +22,9 @@ class Schedule(Configurable):
     def observe(self, epoch: int, metrics: dict[str, float]) -> None:
         """Take the record of a finished epoch (`loss`, `val_loss`, ...); only `plateau` uses it."""
 
+    def resolve_mode(self, higher_is_better: Callable[[str], bool]) -> None:
+        """Settle a `mode: auto` by asking `higher_is_better(monitor)`; only `plateau` has a mode."""
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """What `observe` has learnt, as arrays (empty for pure schedules)."""
         return {}
@@ -30,7 +32,7 @@ class Schedule(Configurable):
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore what `state_dict` returned."""
         if state:
-            raise ModelFileError(f"{self.name} schedule keeps no state, got {sorted(state)}")
+            raise StateError(f"{self.name} schedule keeps no state, got {sorted(state)}")
 
 
 SCHEDULES: Registry[Schedule] = Registry("schedule")
@@ -106,8 +108,13 @@ class Plateau(Schedule):
     resets it; when `wait >= patience` the lr is reduced and `wait` restarts from 0. That is torch's
     ReduceLROnPlateau with `patience - 1` (torch reduces when its count *exceeds* its patience), for
     patience >= 1. Improvement is relative, as torch's `threshold_mode="rel"`: below `best * (1 - threshold)`
-    (mode min) or above `best * (1 + threshold)` (mode max); `auto` is max for metrics where greater is better.
-    Without `monitor` in the record (no validation data), it watches `loss`.
+    (mode min) or above `best * (1 + threshold)` (mode max). Without `monitor` in the record (no validation
+    data), it watches `loss`, lower being better.
+
+    `auto` means "as the monitor's name says", which only the layer above the core knows (the metrics):
+    whoever builds the schedule settles it with `resolve_mode` (`nncli.arrays.build_schedule` passes
+    `nncli.metrics.higher_is_better`). A plateau left at `auto` cannot tell which way its monitor improves:
+    observing the monitor is then a CoreError.
     """
 
     def __init__(self, monitor: Name = "val_loss", factor: UnitRate = 0.1, patience: NonNegativeInt = 10,
@@ -126,10 +133,14 @@ class Plateau(Schedule):
     def _maximize(self, key: str) -> bool:
         if key != self.monitor:  # the fallback, loss
             return False
-        if self.mode != "auto":
-            return self.mode == "max"
-        metric = key.removeprefix("val_")
-        return metric in METRICS and METRICS.get(metric).greater_is_better
+        if self.mode == "auto":
+            raise CoreError(f"plateau mode 'auto' must be resolved to 'min' or 'max' for {self.monitor!r} "
+                            "before training")
+        return self.mode == "max"
+
+    def resolve_mode(self, higher_is_better: Callable[[str], bool]) -> None:
+        if self.mode == "auto":
+            self.mode = "max" if higher_is_better(self.monitor) else "min"
 
     def lr_at(self, epoch: int, base_lr: float, total_epochs: int) -> float:
         # Replays the reductions one by one, as torch multiplies its lr in place.
@@ -143,8 +154,7 @@ class Plateau(Schedule):
     def observe(self, epoch: int, metrics: dict[str, float]) -> None:
         key = self.monitor if self.monitor in metrics else "loss"
         if key not in metrics:
-            raise ConfigError(f"the epoch record has neither {self.monitor!r} nor 'loss'",
-                              field="schedule.monitor")
+            raise CoreError(f"the epoch record has neither {self.monitor!r} nor 'loss'")
         value = float(metrics[key])
         maximize = self._maximize(key)
         if math.isnan(self.best):  # the first epoch: anything but nan improves on it
@@ -168,12 +178,8 @@ class Plateau(Schedule):
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         if set(state) != {"best", "wait", "reductions"}:
-            raise ModelFileError(f"plateau schedule state needs best, wait and reductions, got {sorted(state)}")
+            raise StateError(f"plateau schedule state needs best, wait and reductions, got {sorted(state)}")
         self.best = float(state["best"])
         self.wait = int(state["wait"])
         self.reductions = int(state["reductions"])
 
-
-def get_schedule(spec: dict[str, Any]) -> Schedule:
-    """Build a schedule from `{"type": name, **parameters}`, validating the parameters."""
-    return SCHEDULES.build(spec, field="schedule")

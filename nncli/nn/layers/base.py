@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncli.nn.activations import Activation, get_activation
 from nncli.nn.buffers import Buffers
 from nncli.registry import Configurable, Registry
 
@@ -34,10 +35,20 @@ class Layer(Configurable):
         raise NotImplementedError
 
     def forward(self, inputs: list[np.ndarray], training: bool) -> np.ndarray:
+        """The output for these inputs (in training mode or not), keeping what `backward` needs."""
         raise NotImplementedError
 
     def backward(self, grad_output: np.ndarray) -> list[np.ndarray]:
+        """Fill `grads` from d loss / d output; return d loss / d input for each input."""
         raise NotImplementedError
+
+    def detach_activation(self) -> Activation:
+        """Hand over the activation this layer applies last; from now on it outputs what that activation took.
+
+        The model calls it on its output layer once built: the training objective owns that activation, so
+        it can pair it with the loss. A layer without an activation hands over the identity.
+        """
+        return get_activation("linear")
 
     def buffer(self, key: str, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray:
         """A scratch array of this layer (in its dtype unless given), reused from batch to batch.

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import AfterValidator
 
+from nncli.nn.activations import Activation, get_activation
 from nncli.nn.layers.base import LAYERS, Layer
 from nncli.nn.params import Bool, PositiveInt
 
@@ -48,14 +49,12 @@ class Dense(Layer):
 
     def __init__(self, units: PositiveInt, activation: ActivationSpec = "linear",
                  init: InitializerName = None, use_bias: Bool = True):
-        from nncli.nn.activations import get_activation
-
         self.units = units
         self.activation = activation
         self.init = init
         self.use_bias = use_bias
         self.activation_fn = get_activation(activation)
-        self.is_linear = self.activation_fn.name == "linear"
+        self.is_linear = self.activation_fn.is_identity
 
     def _build(self, input_widths: list[int], rng: np.random.Generator) -> int:
         from nncli.nn.initializers import INITIALIZERS, default_initializer
@@ -70,8 +69,8 @@ class Dense(Layer):
         self._forward_rows = self._backward_rows = -1  # batch size the buffers below were fetched for
         return self.units
 
-    def forward(self, inputs: list[np.ndarray], training: bool, activate: bool = True) -> np.ndarray:
-        """The layer's output; without `activate`, its pre-activation (and `output` is None until the next call)."""
+    def forward(self, inputs: list[np.ndarray], training: bool) -> np.ndarray:
+        """The layer's output: its pre-activation `z` when the activation is linear (or was detached)."""
         (x,) = inputs
         rows = x.shape[0]
         if rows != self._forward_rows:
@@ -83,23 +82,17 @@ class Dense(Layer):
         if self.use_bias:
             z += self.params["bias"]
         self.preactivation = z
-        if self.is_linear:
-            self.output = z
-        elif activate:
-            self.output = self.activation_fn.forward(z, out=self._a)
-        else:
-            self.output = None
-            return z
+        self.output = z if self.is_linear else self.activation_fn.forward(z, out=self._a)
         return self.output
 
-    def backward(self, grad_output: np.ndarray, from_preactivation: bool = False) -> list[np.ndarray]:
-        """Gradients from d loss / d output, or from d loss / d preactivation for a fused loss."""
+    def backward(self, grad_output: np.ndarray) -> list[np.ndarray]:
+        """Gradients from d loss / d output, through the activation's derivative."""
         rows = grad_output.shape[0]
         if rows != self._backward_rows:
             self._grad_z = None if self.is_linear else self.buffer("grad_z", (rows, self.units))
             self._grad_x = None if self.skip_input_grad else self.buffer("grad_x", (rows, self._fan_in))
             self._backward_rows = rows
-        if from_preactivation or self.is_linear:
+        if self.is_linear:
             grad_z = grad_output
         else:
             grad_z = self.activation_fn.backward(self.preactivation, self.output, grad_output,
@@ -110,3 +103,10 @@ class Dense(Layer):
         if self.skip_input_grad:
             return [None]
         return [np.matmul(grad_z, self.params["weight"].T, out=self._grad_x)]
+
+    def detach_activation(self) -> Activation:
+        """The activation, handed over after `build` (which chose the initializer by it); outputs `z` from now on."""
+        activation = self.activation_fn
+        self.activation_fn, self.is_linear = get_activation("linear"), True
+        self._forward_rows = self._backward_rows = -1  # the buffers change with `is_linear`
+        return activation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncli.errors import ConfigError
+from nncli.nn.errors import ShapeError
 from nncli.nn.layers.base import LAYERS, Layer
 
 
@@ -42,7 +42,7 @@ class Add(Layer):
 
     def _build(self, input_widths: list[int], rng: np.random.Generator) -> int:
         if len(set(input_widths)) != 1:
-            raise ConfigError(f"add needs inputs of equal width, got widths {input_widths}")
+            raise ShapeError(f"add needs inputs of equal width, got widths {input_widths}")
         self.input_count = len(input_widths)
         return input_widths[0]
 
