@@ -29,7 +29,7 @@ from nncli.checkpoint import (
     save_checkpoint,
 )
 from nncli.config import Config, config_differences, config_error, load_config
-from nncli.data import Preprocessor, load_datasets, read_table
+from nncli.data import Datasets, Preprocessor, load_datasets, read_table, target_encoding_for
 from nncli.errors import ConfigError, ModelFileError, TrainingError
 from nncli.memory import check_network_fits
 from nncli.modelfile import TrainedModel, load_model
@@ -57,7 +57,7 @@ def check_output_width(config: Config, model: Model, preprocessor: Preprocessor)
             raise config_error(config, field_name, f"the output has {width} units but there are {targets} "
                                "target columns: one unit per target")
         return
-    if config.loss["type"] == "binary_crossentropy" or (width == 1 and classes == 2):
+    if config.loss.type == "binary_crossentropy" or (width == 1 and classes == 2):
         if width != 1:
             raise config_error(config, field_name, f"binary_crossentropy needs one sigmoid output unit, got {width}")
         return
@@ -87,15 +87,22 @@ class Prepared:
 
     config: Config
     rng: np.random.Generator
-    datasets: Any
+    datasets: Datasets
     model: Model
 
 
+def load_data(config: Config, rng: np.random.Generator) -> Datasets:
+    """The config's datasets, targets laid out for its loss and output layer (first use of `rng`)."""
+    encoding = target_encoding_for(config.task, config.loss.type, getattr(config.layers[-1], "units", None))
+    return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype)
+
+
 def prepare(config: Config) -> Prepared:
+    """Data loaded, the network built and checked against the data: what `check` shows and `train` trains."""
     rng = np.random.default_rng(config.seed)
-    datasets = load_datasets(config, rng)
+    datasets = load_data(config, rng)
     check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
-    model = build_model(config.layers, datasets.preprocessor.input_width, config.dtype, rng)
+    model = build_model(config.layer_specs(), datasets.preprocessor.input_width, config.dtype, rng)
     check_output_width(config, model, datasets.preprocessor)
     return Prepared(config, rng, datasets, model)
 
@@ -235,7 +242,7 @@ def _divergence_hint(config: Config) -> str:
     clip = config.training.clip_norm
     clip_hint = "set training.clip_norm (for example 1.0)" if clip is None else \
         f"lower training.clip_norm (it is {clip:g})"
-    return f"Try a lower optimizer.lr (it is {config.optimizer['lr']:g}) or {clip_hint}"
+    return f"Try a lower optimizer.lr (it is {config.optimizer.lr:g}) or {clip_hint}"
 
 
 def _all_finite(arrays: dict[str, np.ndarray]) -> bool:

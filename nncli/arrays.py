@@ -69,11 +69,11 @@ def training_objects(config: Config, model: Model) -> TrainingObjects:
         early_stopping=None if early is None else EarlyStopping(
             monitor=early.monitor, patience=early.patience, min_delta=early.min_delta,
             restore_best=early.restore_best))
-    loss = LOSSES.get(config.loss["type"]).from_config(config.loss)
+    loss = LOSSES.get(config.loss.type).from_config(config.loss.to_dict())
     return TrainingObjects(
         objective=Objective(loss, model.output_activation),
-        optimizer=OPTIMIZERS.get(config.optimizer["type"]).from_config(config.optimizer),
-        schedule=build_schedule(config.schedule), settings=settings, base_lr=config.optimizer["lr"])
+        optimizer=OPTIMIZERS.get(config.optimizer.type).from_config(config.optimizer.to_dict()),
+        schedule=build_schedule(config.schedule.to_dict()), settings=settings, base_lr=config.optimizer.lr)
 
 
 def fit_arrays(config: Config, features: np.ndarray, targets: np.ndarray,
@@ -90,7 +90,7 @@ def fit_arrays(config: Config, features: np.ndarray, targets: np.ndarray,
     held_out = None if valid is None else Split(np.ascontiguousarray(valid[0], dtype=dtype),
                                                 np.ascontiguousarray(valid[1], dtype=dtype))
     check_network_fits(config, train.features.shape[1], train.rows)
-    model = build_model(config.layers, train.features.shape[1], dtype, rng)
+    model = build_model(config.layer_specs(), train.features.shape[1], dtype, rng)
     objects = training_objects(config, model)
     history = []
     with quiet_divergence():

@@ -70,9 +70,9 @@ def check_network_fits(config: Config, input_width: int, rows: int) -> None:
     Counted: every parameter with its gradient and the optimizer's state and work arrays, and each layer's
     output and gradient for the rows of one pass (a training batch, or an evaluation batch when larger).
     """
-    sizes = layer_sizes(config.layers, input_width)
+    sizes = layer_sizes(config.layer_specs(), input_width)
     itemsize = 4 if config.dtype == "float32" else 8
-    optimizer = OPTIMIZERS.get(config.optimizer["type"]).from_config(config.optimizer)
+    optimizer = OPTIMIZERS.get(config.optimizer.type).from_config(config.optimizer.to_dict())
     copies = 2 + len(optimizer.state_names()) + len(optimizer.scratch_names())
     batch = config.training.batch_size
     pass_rows = min(max(batch, EVALUATION_BATCH), max(rows, 1))
@@ -85,13 +85,13 @@ def check_network_fits(config: Config, input_width: int, rows: int) -> None:
         field, what = "training.batch_size", f"batches of {min(batch, rows):,} rows"
     else:
         index = max(range(len(sizes)), key=lambda i: sizes[i].parameters * copies + sizes[i].width * 2 * pass_rows)
-        layer = config.layers[index]
+        layer = config.layer_specs()[index]
         field = f"layers[{index}].units" if "units" in layer else f"layers[{index}]"
         what = f"{layer['units']:,} units" if "units" in layer else f"this layer ({sizes[index].width:,} wide)"
     parameters = sum(size.parameters for size in sizes)
     raise config_error(config, field, (
         f"with {what} the network needs about {_size(parameter_bytes + activation_bytes)} of memory to train "
-        f"({parameters:,} parameters with their gradients and {config.optimizer['type']} state: "
+        f"({parameters:,} parameters with their gradients and {config.optimizer.type} state: "
         f"{_size(parameter_bytes)}; layer outputs for {pass_rows:,} rows: {_size(activation_bytes)}), more than "
         f"the {_size(limit)} allowed (half of this machine's memory)"))
 

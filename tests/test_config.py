@@ -1,7 +1,6 @@
 """The config boundary: defaults, every error with its exact line and field, overrides, paths, round trips."""
 
 # No `from __future__ import annotations`: parameters_model reads the stand-in classes' annotations at run time.
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from nncli.config import (
     parse_config,
     resolve,
 )
+from nncli.config.typed import Registries
 from nncli.config.yamlio import read_yaml
 from nncli.registry import Configurable, Registry
 
@@ -67,13 +67,14 @@ def test_defaults_are_filled_in():
     assert (config.data.valid, config.data.delimiter, config.data.missing, config.data.test) == (0.2, "auto",
                                                                                                  "error", None)
     assert (config.data.features, config.data.categorical, config.data.scale) == ("all", "auto", "standard")
-    assert config.layers == [{"type": "dense", "name": "dense_0", "inputs": ["input"], "units": 1,
-                              "activation": "linear", "init": None, "use_bias": True}]
-    assert config.loss == {"type": "mse"}
+    assert config.layer_specs() == [{"type": "dense", "name": "dense_0", "inputs": ["input"], "units": 1,
+                                     "activation": "linear", "init": None, "use_bias": True}]
+    assert config.layers[0].units == 1 and config.optimizer.lr == 0.001  # typed sections: attributes
+    assert config.loss.to_dict() == {"type": "mse"}
     assert config.metrics == ["mae"]
-    assert config.optimizer == {"type": "adam", "lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8,
+    assert config.optimizer.to_dict() == {"type": "adam", "lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8,
                                 "weight_decay": 0.0, "amsgrad": False}
-    assert config.schedule == {"type": "constant"}
+    assert config.schedule.to_dict() == {"type": "constant"}
     assert (config.regularization.l1, config.regularization.l2) == (0.0, 0.0)
     training = config.training
     assert (training.epochs, training.batch_size, training.shuffle, training.early_stopping,
@@ -82,19 +83,19 @@ def test_defaults_are_filled_in():
 
 def test_resolved_layers_losses_and_early_stopping():
     config = parse()
-    assert [layer["name"] for layer in config.layers] == ["dense_0", "dropout_1", "dense_2"]
-    assert [layer["inputs"] for layer in config.layers] == [["input"], ["dense_0"], ["dropout_1"]]
+    assert [layer.name for layer in config.layers] == ["dense_0", "dropout_1", "dense_2"]
+    assert [layer.inputs for layer in config.layers] == [["input"], ["dense_0"], ["dropout_1"]]
     assert config.task == "classification"
-    assert config.loss == {"type": "binary_crossentropy"}
+    assert config.loss.type == "binary_crossentropy"
     assert config.metrics == ["accuracy"]
-    assert config.optimizer["nesterov"] is False and config.optimizer["lr"] == 0.1
+    assert config.optimizer.nesterov is False and config.optimizer.lr == 0.1
     assert config.training.early_stopping.model_dump() == {"monitor": "val_loss", "patience": 2,
                                                            "restore_best": True, "min_delta": 0.0}
 
 
 def test_softmax_output_infers_categorical_crossentropy():
     config = parse(edit("units: 1, activation: sigmoid", "units: 3, activation: softmax"))
-    assert (config.loss, config.task) == ({"type": "categorical_crossentropy"}, "classification")
+    assert (config.loss.type, config.task) == ("categorical_crossentropy", "classification")
 
 
 def test_name_defaults_to_the_file_stem(tmp_path):
@@ -179,7 +180,7 @@ def test_anchors_and_merge_keys():
     text = edit("  - {type: dense, units: 1, activation: sigmoid}",
                 "  - {<<: *hidden, units: 1, activation: sigmoid}",
                 edit("  - {type: dense, units: 16", "  - &hidden {type: dense, units: 16"))
-    assert parse(text).layers[2]["units"] == 1
+    assert parse(text).layers[2].units == 1
     bad = edit("units: 1,", "units: 0,", text)
     assert error_of(bad) == "config.yaml:8: layers[2].units: must be a positive integer, got 0"
 
@@ -312,7 +313,7 @@ layers:
 
 def test_named_layers_and_merges():
     config = parse(GRAPH)
-    assert [(layer["name"], layer["inputs"]) for layer in config.layers] == [
+    assert [(layer.name, layer.inputs) for layer in config.layers] == [
         ("left", ["input"]), ("right", ["input"]), ("concat_2", ["left", "right"]), ("dense_3", ["concat_2"])]
 
 
@@ -344,7 +345,7 @@ def test_graph_errors(old, new, message):
 
 
 def test_inputs_may_be_a_single_name():
-    assert parse(edit("inputs: [input]", "inputs: input", GRAPH)).layers[1]["inputs"] == ["input"]
+    assert parse(edit("inputs: [input]", "inputs: input", GRAPH)).layers[1].inputs == ["input"]
 
 
 # --- overrides --------------------------------------------------------------------------------------------
@@ -354,7 +355,7 @@ def test_overrides_set_values_list_items_and_new_keys():
     config = parse(overrides=["optimizer.lr=0.01", "layers.0.units=32", "training.early_stopping.min_delta=1e-3",
                               "regularization.l2=1e-4", "metrics=[accuracy, f1]", "training.epochs=3",
                               "training.epochs=7"])
-    assert config.optimizer["lr"] == 0.01 and config.layers[0]["units"] == 32
+    assert config.optimizer.lr == 0.01 and config.layers[0].units == 32
     assert config.training.early_stopping.min_delta == 0.001 and config.regularization.l2 == 1e-4
     assert config.metrics == ["accuracy", "f1"] and config.training.epochs == 7
 
@@ -362,8 +363,8 @@ def test_overrides_set_values_list_items_and_new_keys():
 def test_override_into_a_bare_name_and_an_absent_section():
     config = parse(edit("{type: sgd, lr: 0.1, momentum: 0.9}", "rmsprop"), overrides=["optimizer.alpha=0.9",
                                                                                       "schedule.type=cosine"])
-    assert config.optimizer["type"] == "rmsprop" and config.optimizer["alpha"] == 0.9
-    assert config.schedule == {"type": "cosine", "min_lr": 0.0}
+    assert config.optimizer.type == "rmsprop" and config.optimizer.alpha == 0.9
+    assert config.schedule.to_dict() == {"type": "cosine", "min_lr": 0.0}
 
 
 @pytest.mark.parametrize("override, message", [
@@ -515,11 +516,11 @@ def test_stand_in_registries(monkeypatch):
 
     for registry, name in ((losses, "mse"), (optimizers, "adam"), (schedules, "constant"), (metrics, "mae")):
         registry.register(name)(type(name, (Configurable,), {"__init__": lambda self: None, "task": "regression"}))
-    monkeypatch.setattr(resolve, "registries", lambda: resolve.Registries(layers, losses, optimizers, schedules,
-                                                                          metrics))
+    stand_ins = Registries(layers, losses, optimizers, schedules, metrics)
+    monkeypatch.setattr(resolve, "registries", lambda: stand_ins)
     text = "data: {train: a.csv, target: y}\nlayers: [{type: line, width: 3}]\n"
-    config = parse(text)
-    assert config.layers == [{"type": "line", "name": "line_0", "inputs": ["input"], "width": 3}]
-    assert (config.loss, config.metrics, config.optimizer) == ({"type": "mse"}, ["mae"], {"type": "adam"})
+    raw, where = read_yaml(text, "config.yaml")
+    problems = resolve.Problems(where)
+    assert resolve.resolve_layers(raw["layers"], layers, problems) == [
+        {"type": "line", "name": "line_0", "inputs": ["input"], "width": 3}]
     assert error_of(text.replace("width: 3", "width: 99")).startswith("config.yaml:2: layers[0]: invalid parameters")
-    assert os.fspath(config.data.train) == "/project/a.csv"

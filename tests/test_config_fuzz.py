@@ -78,7 +78,7 @@ def _assert_round_trip(config: Config) -> None:
 
 def test_the_valid_config_is_valid():
     config = config_from_dict(VALID)
-    assert config.task == "classification" and config.layers[3]["inputs"] == ["dropout_1", "side"]
+    assert config.task == "classification" and config.layers[3].inputs == ["dropout_1", "side"]
     _assert_round_trip(config)
 
 

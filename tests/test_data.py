@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nncli.data import Preprocessor, load_datasets, read_table, split_indices
+from nncli.config.resolve import loss_task
+from nncli.data import Preprocessor, load_datasets, read_table, split_indices, target_encoding_for
 from nncli.errors import ConfigError, DataError
 
 
@@ -444,6 +445,14 @@ def test_split_refuses_an_empty_part():
 # ----- load_datasets
 
 
+def load(settings, rng):
+    """`load_datasets` as the API calls it, for these tests' plain stand-ins of a config."""
+    loss = settings.loss["type"]
+    task = loss_task(loss) if settings.task == "auto" else settings.task
+    encoding = target_encoding_for(task, loss, settings.layers[-1].get("units"))
+    return load_datasets(settings.data, rng, task=task, encoding=encoding, dtype=settings.dtype)
+
+
 def config(tmp_path, train, **data):
     settings = dict(train=train, valid=None, delimiter="auto", missing="error", test=None, target="y",
                     features="all", categorical="auto", scale="standard")
@@ -456,7 +465,7 @@ def test_load_datasets_with_held_out_fraction(tmp_path):
     rows = "".join(f"{i},{'p' if i % 4 else 'q'},{i % 2}\n" for i in range(40))
     train_path = write(tmp_path, "x,c,y\n" + rows)
     test_path = write(tmp_path, "x,c,y\n100,p,1\n", "test.csv")
-    datasets = load_datasets(config(tmp_path, train_path, valid=0.25, test=test_path), np.random.default_rng(3))
+    datasets = load(config(tmp_path, train_path, valid=0.25, test=test_path), np.random.default_rng(3))
     expected_train, expected_valid = split_indices(40, 0.25, np.random.default_rng(3), np.arange(40) % 2)
     assert np.array_equal(datasets.train.frame_rows, expected_train)
     assert np.array_equal(datasets.valid.frame_rows, expected_valid)
@@ -472,21 +481,21 @@ def test_load_datasets_with_valid_file_and_regression(tmp_path):
     valid_path = write(tmp_path, "a;b;y\n4;4;1\n", "valid.csv")
     settings = config(tmp_path, train_path, valid=valid_path, target=["y"], scale="none")
     settings.loss, settings.task = {"type": "mse"}, "auto"
-    datasets = load_datasets(settings, np.random.default_rng(0))
+    datasets = load(settings, np.random.default_rng(0))
     assert datasets.preprocessor.task == "regression" and datasets.test is None
     assert datasets.valid.features.tolist() == [[4.0, 4.0]] and datasets.valid.targets.tolist() == [[1.0]]
 
 
 def test_load_datasets_too_few_rows(tmp_path):
     train_path = write(tmp_path, "x,y\n1,0\n2,1\n")
-    message = data_error(load_datasets, config(tmp_path, train_path, valid=0.2), np.random.default_rng(0))
+    message = data_error(load, config(tmp_path, train_path, valid=0.2), np.random.default_rng(0))
     assert "too few rows" in message and "data.csv" in message
 
 
 def test_load_datasets_reports_the_file_of_a_bad_cell(tmp_path):
     train_path = write(tmp_path, "x,y\n1,0\n2,1\n")
     valid_path = write(tmp_path, "x,y\n1,0\nabc,1\n", "valid.csv")
-    message = data_error(load_datasets, config(tmp_path, train_path, valid=valid_path), np.random.default_rng(0))
+    message = data_error(load, config(tmp_path, train_path, valid=valid_path), np.random.default_rng(0))
     assert message.endswith("valid.csv:3: column 'x': expected a number, got 'abc' (the column is numeric)")
 
 
@@ -495,7 +504,7 @@ def test_load_datasets_names_the_line_of_a_bad_cell_in_either_part(tmp_path):
     rows[17] = "oops,1"
     train_path = write(tmp_path, "x,y\n" + "\n".join(rows) + "\n")
     for seed in range(3):
-        message = data_error(load_datasets, config(tmp_path, train_path, valid=0.5), np.random.default_rng(seed))
+        message = data_error(load, config(tmp_path, train_path, valid=0.5), np.random.default_rng(seed))
         assert message.endswith("data.csv:19: column 'x': expected a number, got 'oops' (the column is numeric)")
 
 
@@ -503,10 +512,10 @@ def test_classification_with_a_regression_loss_encodes_for_the_output_width(tmp_
     settings = config(tmp_path, write(tmp_path, "x,y\n1,0\n2,1\n3,1\n4,0\n"), valid=None)
     settings.task, settings.loss = "classification", {"type": "mse"}
     settings.layers = [{"type": "dense", "units": 1}]
-    binary = load_datasets(settings, np.random.default_rng(0))
+    binary = load(settings, np.random.default_rng(0))
     np.testing.assert_array_equal(binary.train.targets[:, 0], [0, 1, 1, 0])
     settings.layers = [{"type": "dense", "units": 2}]
-    onehot = load_datasets(settings, np.random.default_rng(0))
+    onehot = load(settings, np.random.default_rng(0))
     np.testing.assert_array_equal(onehot.train.targets, [[1, 0], [0, 1], [0, 1], [1, 0]])
 
 

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nncli.data import Preprocessor, blocks, cache, load_datasets, read_table, reading
+from nncli.data import Preprocessor, blocks, cache, read_table, reading
 from nncli.errors import DataError
+from tests.test_data import load
 
 MIXED = ("n,x,t,b,y\n" + "".join(f"{i},{i * 0.25 if i % 7 else ''},{'tõ' if i % 3 else ''}{i % 5},"
                                  f"{bool(i % 2)},{'ab'[i % 2]}\n" for i in range(300)))
@@ -299,9 +300,9 @@ def test_errors_name_the_same_line_with_and_without_the_cache(tmp_path, parses, 
     assert data_error(Preprocessor.fit, frame, **fit).endswith(expected)
     assert data_error(Preprocessor.fit, read_table(path), **fit).endswith(expected)
     assert len(parses) == 1
-    assert data_error(load_datasets, settings, np.random.default_rng(0)).endswith(expected)
+    assert data_error(load, settings, np.random.default_rng(0)).endswith(expected)
     monkeypatch.setenv("NNCLI_CACHE", "0")
-    assert data_error(load_datasets, settings, np.random.default_rng(0)).endswith(expected)
+    assert data_error(load, settings, np.random.default_rng(0)).endswith(expected)
 
 
 # ----- the block reader
@@ -373,19 +374,19 @@ def same_datasets(left, right) -> None:
 def test_prepared_datasets_are_cached_with_the_split_state(tmp_path, monkeypatch):
     path = block_file(tmp_path)
     first_rng, second_rng = np.random.default_rng(7), np.random.default_rng(7)
-    first = load_datasets(settings_for(path), first_rng)
+    first = load(settings_for(path), first_rng)
     monkeypatch.setattr(reading, "_parse", None)  # a second parse would fail
     monkeypatch.setattr(reading, "parse_blocks", None)
-    second = load_datasets(settings_for(path), second_rng)
+    second = load(settings_for(path), second_rng)
     same_datasets(first, second)
     assert first_rng.random() == second_rng.random()  # left where the split left it
 
 
 def test_a_changed_setting_prepares_again(tmp_path):
     path = block_file(tmp_path)
-    standard = load_datasets(settings_for(path), np.random.default_rng(0))
-    minmax = load_datasets(settings_for(path, scale="minmax"), np.random.default_rng(0))
-    other_seed = load_datasets(settings_for(path), np.random.default_rng(1))
+    standard = load(settings_for(path), np.random.default_rng(0))
+    minmax = load(settings_for(path, scale="minmax"), np.random.default_rng(0))
+    other_seed = load(settings_for(path), np.random.default_rng(1))
     assert minmax.train.features.min() == 0 and standard.train.features.min() < 0
     assert not np.array_equal(other_seed.valid.frame_rows, standard.valid.frame_rows)
 
@@ -395,12 +396,12 @@ def test_block_reading_and_caching_do_not_change_the_arrays(tmp_path, monkeypatc
     path = block_file(tmp_path)
     monkeypatch.setenv("NNCLI_CACHE", "0")
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 1 << 40)
-    whole = load_datasets(settings_for(path, valid=valid), np.random.default_rng(3))
+    whole = load(settings_for(path, valid=valid), np.random.default_rng(3))
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 500)
-    lean = load_datasets(settings_for(path, valid=valid), np.random.default_rng(3))
+    lean = load(settings_for(path, valid=valid), np.random.default_rng(3))
     monkeypatch.delenv("NNCLI_CACHE")
-    load_datasets(settings_for(path, valid=valid), np.random.default_rng(3))
-    cached = load_datasets(settings_for(path, valid=valid), np.random.default_rng(3))
+    load(settings_for(path, valid=valid), np.random.default_rng(3))
+    cached = load(settings_for(path, valid=valid), np.random.default_rng(3))
     same_datasets(whole, lean)
     same_datasets(whole, cached)
 

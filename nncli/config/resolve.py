@@ -5,7 +5,6 @@ Every problem found is collected with its location; the one a reader meets first
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,32 +15,11 @@ from nncli.config.locations import Locations, Path_
 from nncli.config.messages import show, translate
 from nncli.config.problems import Problems, lookup, validate_parameters, with_article
 from nncli.config.schema import Config, RawConfig
+from nncli.config.typed import registries
 from nncli.registry import Registry, unknown_name_message
 
 _DEFAULT_LOSSES = {"softmax": "categorical_crossentropy", "sigmoid": "binary_crossentropy"}
 _DEFAULT_METRICS = {"classification": ["accuracy"], "regression": ["mae"]}
-
-
-@dataclass(frozen=True)
-class Registries:
-    """The registries a config names objects from."""
-
-    layers: Registry
-    losses: Registry
-    optimizers: Registry
-    schedules: Registry
-    metrics: Registry
-
-
-def registries() -> Registries:
-    """The real registries, imported late because they import much of nncli."""
-    from nncli.metrics import METRICS
-    from nncli.nn.layers import LAYERS
-    from nncli.nn.losses import LOSSES
-    from nncli.nn.optimizers import OPTIMIZERS
-    from nncli.nn.schedules import SCHEDULES
-
-    return Registries(LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, METRICS)
 
 
 def loss_task(loss_name: str) -> str:

@@ -8,12 +8,13 @@ every default filled in.
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
 
 import pydantic
 from pydantic import BeforeValidator, ConfigDict, PlainValidator, PrivateAttr, ValidationInfo
 
 from nncli.config.messages import show
+from nncli.config.typed import LayerSpec, family, registries, sections
 from nncli.nn.params import Bool, Name, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 
@@ -109,7 +110,26 @@ def _switch(value: Any) -> Any:
     return {} if value is True else None if value is False else value
 
 
-RunName = Annotated[str, PlainValidator(_run_name)]
+RunName = Annotated[str, PlainValidator(_run_name, json_schema_input_type=str)]
+CsvPath = Annotated[Path, PlainValidator(_csv_path, json_schema_input_type=str)]
+OptionalCsvPath = Annotated[Optional[Path], PlainValidator(_optional_csv_path, json_schema_input_type=Optional[str])]
+ValidSplit = Annotated[Union[float, Path, None],
+                       PlainValidator(_valid_split, json_schema_input_type=Union[float, str, None])]
+Delimiter = Annotated[str, PlainValidator(_delimiter, json_schema_input_type=str)]
+TargetColumns = Annotated[Union[str, list[str]], PlainValidator(_target, json_schema_input_type=Union[str, list[str]])]
+FeatureColumns = Annotated[Union[str, list[str]],
+                           PlainValidator(_features, json_schema_input_type=Union[Literal["all"], list[str]])]
+CategoricalColumns = Annotated[Union[str, list[str]],
+                               PlainValidator(_categorical, json_schema_input_type=Union[Literal["auto"], list[str]])]
+
+_FOUND = registries()
+if TYPE_CHECKING:  # the unions are built from the registries at import; checkers see their common shape
+    LayerConfig = LossConfig = OptimizerConfig = ScheduleConfig = Any
+else:
+    LayerConfig = family(_FOUND.layers, LayerSpec)
+    LossConfig = family(_FOUND.losses)
+    OptimizerConfig = family(_FOUND.optimizers)
+    ScheduleConfig = family(_FOUND.schedules)
 
 
 class Section(pydantic.BaseModel):
@@ -121,14 +141,14 @@ class Section(pydantic.BaseModel):
 class DataConfig(Section):
     """Where the data is and how to read it; paths are absolute."""
 
-    train: Annotated[Path, PlainValidator(_csv_path)]
-    valid: Annotated[Union[float, Path, None], PlainValidator(_valid_split)] = 0.2
-    delimiter: Annotated[str, PlainValidator(_delimiter)] = "auto"
+    train: CsvPath
+    valid: ValidSplit = 0.2
+    delimiter: Delimiter = "auto"
     missing: Literal["error", "drop", "impute"] = "error"
-    test: Annotated[Optional[Path], PlainValidator(_optional_csv_path)] = None
-    target: Annotated[Union[str, list[str]], PlainValidator(_target)]
-    features: Annotated[Union[str, list[str]], PlainValidator(_features)] = "all"
-    categorical: Annotated[Union[str, list[str]], PlainValidator(_categorical)] = "auto"
+    test: OptionalCsvPath = None
+    target: TargetColumns
+    features: FeatureColumns = "all"
+    categorical: CategoricalColumns = "auto"
     scale: Literal["standard", "minmax", "none"] = "standard"
 
 
@@ -183,11 +203,11 @@ class Config(Section):
     dtype: Literal["float32", "float64"] = "float32"
     task: Literal["classification", "regression"]
     data: DataConfig
-    layers: list[dict[str, Any]]
-    loss: dict[str, Any]
+    layers: list[LayerConfig]
+    loss: LossConfig
     metrics: list[str]
-    optimizer: dict[str, Any]
-    schedule: dict[str, Any] = {"type": "constant"}
+    optimizer: OptimizerConfig
+    schedule: ScheduleConfig = sections(_FOUND.schedules)["constant"](type="constant")
     regularization: Regularization = Regularization()
     training: Training = Training()
 
@@ -201,6 +221,10 @@ class Config(Section):
         return self.__dict__ == other.__dict__
 
     __hash__ = None  # type: ignore[assignment]  # holds lists
+
+    def layer_specs(self) -> list[dict[str, Any]]:
+        """The layers as plain `{type, name, inputs, **parameters}` mappings, the form the core builds from."""
+        return [layer.to_dict() for layer in self.layers]
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved config as plain data (paths as strings), ready for JSON or YAML."""

@@ -9,7 +9,8 @@ models as JSON Schema.
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Any, Literal, Union
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Optional, Union
 
 import pydantic
 from pydantic import ConfigDict, Field
@@ -17,6 +18,29 @@ from pydantic import ConfigDict, Field
 from nncli.registry import Registry, parameters_model
 
 LAYER_FIELDS = ("type", "name", "inputs")
+
+
+@dataclass(frozen=True)
+class Registries:
+    """The registries a config names objects from."""
+
+    layers: Registry
+    losses: Registry
+    optimizers: Registry
+    schedules: Registry
+    metrics: Registry
+
+
+@functools.cache
+def registries() -> Registries:
+    """The real registries (imported here, so that importing nncli.config.typed loads the core)."""
+    from nncli.metrics import METRICS
+    from nncli.nn.layers import LAYERS
+    from nncli.nn.losses import LOSSES
+    from nncli.nn.optimizers import OPTIMIZERS
+    from nncli.nn.schedules import SCHEDULES
+
+    return Registries(LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, METRICS)
 
 
 class Spec(pydantic.BaseModel):
@@ -40,6 +64,15 @@ class LayerSpec(Spec):
 
     name: str = Field(description="the layer's name, which later layers' `inputs` refer to")
     inputs: list[str] = Field(description="names of earlier layers, or `input` for the data")
+
+
+class WrittenLayerSpec(Spec):
+    """A layer as a config writes it: `name` defaults to `<type>_<index>`, `inputs` to the previous layer."""
+
+    name: Optional[str] = Field(None, description="the layer's name, which later layers' `inputs` refer to "
+                                                  "(default: <type>_<index>)")
+    inputs: Union[str, list[str], None] = Field(None, description="names of earlier layers, or `input` for the "
+                                                                  "data (default: the previous layer)")
 
 
 def _section(cls: type, base: type[Spec]) -> type[Spec]:
@@ -69,6 +102,12 @@ def family(registry: Registry, base: type[Spec] = Spec) -> Any:
     return Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007  # a tuple of models
 
 
-def build(registry: Registry, spec: dict[str, Any], base: type[Spec] = Spec) -> Spec:
-    """The typed section of an already validated `{"type": name, **parameters}`."""
-    return sections(registry, base)[spec["type"]].model_validate(spec)
+def named(registry: Registry) -> Any:
+    """A family as a config may write it: a name alone, or a mapping with `type` and parameters."""
+    names = tuple(registry.names())
+    return Union[Literal[names], family(registry)]  # noqa: UP007  # built from values
+
+
+def create(registry: Registry, spec: Spec) -> Any:
+    """The object a section describes, built from the registry."""
+    return registry.get(spec.type).from_config(spec.to_dict())

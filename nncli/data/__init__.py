@@ -35,13 +35,6 @@ class Datasets:
     preprocessor: Preprocessor
 
 
-def resolve_task(task: str, loss: str) -> str:
-    """`auto` means classification for the cross-entropy losses and regression otherwise."""
-    if task == "auto":
-        return "classification" if loss in CROSSENTROPY_ENCODINGS else "regression"
-    return task
-
-
 def target_encoding_for(task: str, loss: str, output_units: int | None = None) -> str:
     """How targets are laid out for this loss: "binary", "onehot" or "values".
 
@@ -54,20 +47,17 @@ def target_encoding_for(task: str, loss: str, output_units: int | None = None) -
     return "binary" if output_units == 1 else "onehot"
 
 
-def load_datasets(config: Any, rng: np.random.Generator) -> Datasets:
-    """Read the config's CSV files, hold out the validation rows (first use of `rng`), fit and apply preprocessing.
+def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: str, dtype: Any) -> Datasets:
+    """Read the CSV files of the config's `data` section, hold out the validation rows (first use of `rng`), fit
+    and apply preprocessing: targets laid out as `encoding` (see `target_encoding_for`), arrays in `dtype`.
 
     The result is cached (in the user's cache directory, see `nncli.data.cache`): a second call with the same files,
     data settings and `rng` state loads it, and leaves `rng` in the state the split would have.
     """
-    data = config.data
-    dtype = np.dtype(config.dtype)
-    loss = config.loss["type"]
-    task = resolve_task(config.task, loss)
-    encoding = target_encoding_for(task, loss, config.layers[-1].get("units"))
+    dtype = np.dtype(dtype)
     targets = [data.target] if isinstance(data.target, str) else list(data.target)
     fraction = isinstance(data.valid, (int, float)) and not isinstance(data.valid, bool)
-    stored = _cache_key(config, rng, task, encoding, targets, fraction)
+    stored = _cache_key(data, dtype, rng, task, encoding, targets, fraction)
     if stored is not None:
         found = _load_cached(*stored, rng)
         if found is not None:
@@ -120,10 +110,9 @@ def _take_rows(columns: dict[str, Any], index: pd.Index, parts: list[np.ndarray]
     return [pd.DataFrame(part, index=index[rows], copy=False) for part, rows in zip(taken, parts)]
 
 
-def _cache_key(config: Any, rng: np.random.Generator, task: str, encoding: str, targets: list[str],
+def _cache_key(data: Any, dtype: np.dtype, rng: np.random.Generator, task: str, encoding: str, targets: list[str],
                fraction: bool) -> tuple[Path, dict[str, Any]] | None:
     """Where the prepared datasets are cached and what they depend on; None when they are not cached."""
-    data = config.data
     target = cache.cache_path(Path(data.train), "datasets")
     if target is None:
         return None
@@ -138,7 +127,7 @@ def _cache_key(config: Any, rng: np.random.Generator, task: str, encoding: str, 
                 return None
     key = {"files": files, "delimiter": data.delimiter, "missing": data.missing, "target": targets,
            "features": data.features, "categorical": data.categorical, "scale": data.scale,
-           "dtype": np.dtype(config.dtype).name, "task": task, "encoding": encoding,
+           "dtype": dtype.name, "task": task, "encoding": encoding,
            "rng": rng.bit_generator.state if fraction else None,  # the split draws from `rng`
            "checks": _CHECKS}
     return target, key
