@@ -129,21 +129,28 @@ def train(
     with user_errors(debug):
         from nncli import api, runs
         from nncli.console import TrainingSession
-        from nncli.train import Interrupted
 
         stops = StopRequests()
         session = TrainingSession.on_stdout(quiet)
+        summary: dict = {}
         try:
-            with stops.installed():
-                result = api.train(config, out=out, overrides=overrides, resume=resume,
-                                   on_start=session.start, on_epoch=session.epoch_done,
-                                   on_batch=session.batch_done, should_stop=stops)
-        except Interrupted as stopped:
-            session.close()
-            code = 143 if stops.signal_number == signal.SIGTERM else 130
-            typer.echo(f"interrupted ({stopped}): checkpoint saved; continue with: "
-                       f"{resume_command(config, session.run_dir, overrides)}", err=True)
-            raise typer.Exit(code) from None
+            events = api.run(config, out, overrides, resume, should_stop=stops, on_batch=session.batch_done)
+            with stops.installed(), contextlib.closing(events):
+                for event in events:
+                    match event:
+                        case api.RunStarted(prepared=prepared, run_dir=run_dir, first_epoch=first_epoch):
+                            session.start(prepared, run_dir, first_epoch)
+                        case api.EpochFinished(record=record):
+                            session.epoch_done(record)
+                        case api.RunStopped(message=message):
+                            session.close()
+                            typer.echo(f"interrupted ({message}): checkpoint saved; continue with: "
+                                       f"{resume_command(config, session.run_dir, overrides)}", err=True)
+                            raise typer.Exit(143 if stops.signal_number == signal.SIGTERM else 130)
+                        case api.RunDiverged(message=message):
+                            raise api.Diverged(message)
+                        case api.RunFinished(result=result):
+                            summary = result.summary
         except KeyboardInterrupt:  # the second Ctrl-C: out at once, the last checkpoint written stays
             session.close()
             if debug:
@@ -155,7 +162,7 @@ def train(
             raise typer.Exit(130) from None
         finally:
             session.close()
-        session.finish(result.summary)
+        session.finish(summary)
 
 
 @app.command()

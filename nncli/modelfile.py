@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from nncli import runs
-from nncli.arrays import build_model
+from nncli.build import build_model
 from nncli.data import Preprocessor
 from nncli.errors import ModelFileError
 from nncli.metrics import classification_report, regression_report

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from nncli import api, runs
+from nncli import api, run, runs
 from nncli.cli import app
 from nncli.errors import TrainingError
 
@@ -468,7 +468,7 @@ def test_divergence_exits_1_naming_epoch_and_batch(project):
 
 def corrupting(after_epoch: int, key: str, value: float, monkeypatch):
     """An on_epoch callback that writes `value` into one weight once `after_epoch` (0-based) has finished."""
-    monkeypatch.setattr(api, "CHECKPOINT_SECONDS", 0.0)  # every epoch is checkpointed
+    monkeypatch.setattr(run, "CHECKPOINT_SECONDS", 0.0)  # every epoch is checkpointed
     holder = {}
 
     def on_start(prepared, run_dir, first_epoch):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from nncli.arrays import build_schedule
+from nncli.build import build_schedule
 from nncli.config import config_from_dict
 from nncli.errors import ConfigError
 from nncli.nn.errors import CoreError, StateError

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from nncli.arrays import build_schedule
+from nncli.build import build_schedule
 from nncli.nn.optimizers import get_optimizer
 
 torch = pytest.importorskip("torch")

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from nncli.arrays import build_schedule
+from nncli.build import build_schedule
 from nncli.nn.losses import LOSSES
 from nncli.nn.model import Model
 from nncli.nn.objective import Objective

@@ -112,7 +112,7 @@ class Plateau(Schedule):
     data), it watches `loss`, lower being better.
 
     `auto` means "as the monitor's name says", which only the layer above the core knows (the metrics):
-    whoever builds the schedule settles it with `resolve_mode` (`nncli.arrays.build_schedule` passes
+    whoever builds the schedule settles it with `resolve_mode` (`nncli.build.build_schedule` passes
     `nncli.metrics.higher_is_better`). A plateau left at `auto` cannot tell which way its monitor improves:
     observing the monitor is then a CoreError.
     """

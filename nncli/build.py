@@ -1,0 +1,118 @@
+"""From a validated config to the objects that train: data, network, objective, optimizer, schedule, settings.
+
+One path for every caller: `nncli train` and `check`, `fit_arrays`, and runs started from the Python API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nncli.config import Config, config_error
+from nncli.data import Datasets, Preprocessor, load_datasets, target_encoding_for
+from nncli.errors import ConfigError
+from nncli.memory import check_network_fits
+from nncli.metrics import higher_is_better
+from nncli.nn.errors import CoreError
+from nncli.nn.losses import LOSSES
+from nncli.nn.model import Model
+from nncli.nn.objective import Objective
+from nncli.nn.optimizers import OPTIMIZERS, Optimizer
+from nncli.nn.schedules import SCHEDULES, Schedule
+from nncli.train import EarlyStopping, Settings
+
+
+@dataclass
+class TrainingObjects:
+    """What a config's loss, optimizer and schedule keys build for a model."""
+
+    objective: Objective
+    optimizer: Optimizer
+    schedule: Schedule
+    settings: Settings
+    base_lr: float
+
+
+def build_model(layers: list[dict[str, Any]], input_width: int, dtype: Any, rng: np.random.Generator) -> Model:
+    """The network of these resolved layer specs, initialised from `rng`.
+
+    The core's errors become the ConfigError users see: `layers[<i>]: <message>`.
+    """
+    try:
+        return Model(layers, input_width, dtype=dtype, rng=rng)
+    except CoreError as error:
+        field = None if error.layer is None else f"layers[{error.layer}]"
+        raise ConfigError(error.message, field=field) from None
+
+
+def build_schedule(spec: dict[str, Any]) -> Schedule:
+    """The schedule of a config's `schedule` key, a `mode: auto` settled by the monitor's name."""
+    schedule = SCHEDULES.get(spec["type"]).from_config(spec)
+    schedule.resolve_mode(higher_is_better)
+    return schedule
+
+
+def training_objects(config: Config, model: Model) -> TrainingObjects:
+    """The objective (the config's loss with `model`'s output activation), optimizer, schedule and settings."""
+    training, early = config.training, config.training.early_stopping
+    settings = Settings(
+        epochs=training.epochs, batch_size=training.batch_size, shuffle=training.shuffle,
+        clip_norm=training.clip_norm, l1=config.regularization.l1, l2=config.regularization.l2,
+        metrics=tuple(config.metrics),
+        early_stopping=None if early is None else EarlyStopping(
+            monitor=early.monitor, patience=early.patience, min_delta=early.min_delta,
+            restore_best=early.restore_best))
+    loss = LOSSES.get(config.loss.type).from_config(config.loss.to_dict())
+    return TrainingObjects(
+        objective=Objective(loss, model.output_activation),
+        optimizer=OPTIMIZERS.get(config.optimizer.type).from_config(config.optimizer.to_dict()),
+        schedule=build_schedule(config.schedule.to_dict()), settings=settings, base_lr=config.optimizer.lr)
+
+
+def check_output_width(config: Config, model: Model, preprocessor: Preprocessor) -> None:
+    """The output layer must fit the targets: a config error, not a shape crash later."""
+    classes = len(preprocessor.classes)
+    width = model.output_width
+    field_name = f"layers[{len(config.layers) - 1}].units"
+    if config.task == "regression":
+        targets = len(preprocessor.target_names)
+        if width != targets:
+            raise config_error(config, field_name, f"the output has {width} units but there are {targets} "
+                               "target columns: one unit per target")
+        return
+    if config.loss.type == "binary_crossentropy" or (width == 1 and classes == 2):
+        if width != 1:
+            raise config_error(config, field_name, f"binary_crossentropy needs one sigmoid output unit, got {width}")
+        return
+    if width != classes:
+        labels = ", ".join(map(str, preprocessor.classes))
+        raise config_error(config, field_name, f"the output has {width} units but the data has {classes} classes "
+                           f"({labels}): one unit per class")
+
+
+@dataclass
+class Prepared:
+    """A config with its data loaded and its network built: what `check` shows and `train` trains."""
+
+    config: Config
+    rng: np.random.Generator
+    datasets: Datasets
+    model: Model
+
+
+def load_data(config: Config, rng: np.random.Generator) -> Datasets:
+    """The config's datasets, targets laid out for its loss and output layer (first use of `rng`)."""
+    encoding = target_encoding_for(config.task, config.loss.type, getattr(config.layers[-1], "units", None))
+    return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype)
+
+
+def prepare(config: Config) -> Prepared:
+    """Data loaded, the network built and checked against the data: what `check` shows and `train` trains."""
+    rng = np.random.default_rng(config.seed)
+    datasets = load_data(config, rng)
+    check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
+    model = build_model(config.layer_specs(), datasets.preprocessor.input_width, config.dtype, rng)
+    check_output_width(config, model, datasets.preprocessor)
+    return Prepared(config, rng, datasets, model)
