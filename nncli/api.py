@@ -75,7 +75,7 @@ def check_output_width(config: Config, model: Model, preprocessor: Preprocessor)
 
 def predict(model_path: str | Path, data_path: str | Path) -> pd.DataFrame:
     trained = load_model(model_path)
-    return trained.predict_frame(read_table(Path(data_path), display_path=str(data_path)), source=str(data_path))
+    return trained.predict_frame(_read_for(trained, data_path), source=str(data_path))
 
 
 def evaluate(model_path: str | Path, data_path: str | Path) -> dict[str, Any]:
@@ -83,8 +83,12 @@ def evaluate(model_path: str | Path, data_path: str | Path) -> dict[str, Any]:
 
 
 def evaluate_model(trained: TrainedModel, data_path: str | Path) -> dict[str, Any]:
-    return trained.evaluate_frame(read_table(Path(data_path), display_path=str(data_path)),
-                                  source=str(data_path))
+    return trained.evaluate_frame(_read_for(trained, data_path), source=str(data_path))
+
+
+def _read_for(trained: TrainedModel, data_path: str | Path) -> pd.DataFrame:
+    """The table at `data_path`, its cells read as the model's training data was (data.na_values)."""
+    return read_table(Path(data_path), display_path=str(data_path), na_values=trained.preprocessor.na_values)
 
 
 @dataclass
@@ -202,6 +206,7 @@ def _train_into(run_dir: Path, prepared: Prepared, resume: bool, on_epoch: Calla
     test = prepared.datasets.test
     test_metrics = None if test is None else evaluate_split(model, loss, test, settings.metrics)
     summary = _summary(run_dir, state, test_metrics, wall_before + time.perf_counter() - started)
+    summary["rows_skipped"] = prepared.datasets.rows_skipped
     runs.write_json(run_dir / runs.SUMMARY_FILE, summary)
     return RunResult(run_dir, state.history, summary, trained)
 

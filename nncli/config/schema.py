@@ -83,6 +83,19 @@ def _categorical(value: Any) -> Union[str, list[str]]:
     return value if value == "auto" else _names(value, "auto or a list of column names", allow_empty=True)
 
 
+def _na_values(value: Any) -> list[str]:
+    """Cell texts read as missing; numbers (`-999`) are taken as the text YAML read them from."""
+    words = "a list of cell texts, such as [\"?\", \"-\"]"
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"must be {words}, got {show(value)}")
+    texts = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)) or item == "":
+            raise ValueError(f"must be {words}, got {show(item)} in the list (empty cells are missing already)")
+        texts.append(item if isinstance(item, str) else str(item))
+    return texts
+
+
 MAX_NAME_BYTES = 200
 """Longest run name in UTF-8 bytes: file names stop at 255, and run directories add `-2`, `-cv`, `-k`."""
 
@@ -130,6 +143,10 @@ class DataConfig(Section):
     features: Annotated[Union[str, list[str]], PlainValidator(_features)] = "all"
     categorical: Annotated[Union[str, list[str]], PlainValidator(_categorical)] = "auto"
     scale: Literal["standard", "minmax", "none"] = "standard"
+    na_values: Annotated[list[str], PlainValidator(_na_values)] = []
+    missing_target: Literal["drop", "error"] = "drop"
+    unknown_category: Literal["error", "ignore"] = "error"
+    min_frequency: PositiveInt = 1
 
 
 class Regularization(Section):

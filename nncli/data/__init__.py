@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 
 from nncli.data import cache
+from nncli.data.checks import SKIP_REASONS, MissingColumn, PreparedRows, nothing_left
 from nncli.data.preprocess import Preprocessor
 from nncli.data.reading import read_table, sniff_delimiter
 from nncli.data.split import split_indices
 from nncli.errors import DataError
 from nncli.split import Split
 
-__all__ = ["Datasets", "Preprocessor", "Split", "load_datasets", "read_table", "sniff_delimiter", "split_indices",
-           "target_encoding_for"]
+__all__ = ["Datasets", "PreparedRows", "Preprocessor", "SKIP_REASONS", "Split", "load_datasets", "read_table",
+           "sniff_delimiter", "split_indices", "target_encoding_for"]
 
 CROSSENTROPY_ENCODINGS = {"binary_crossentropy": "binary", "categorical_crossentropy": "onehot"}
 # Raised whenever preparing data refuses more than before: datasets cached by an older nncli then miss the cache.
@@ -27,12 +28,19 @@ _CHECKS = 2
 
 @dataclass
 class Datasets:
-    """Training, validation and test arrays, and the preprocessor fitted on the training rows."""
+    """Training, validation and test arrays, and the preprocessor fitted on the training rows.
+
+    `rows_skipped` counts, per part present (`train`, `valid`, `test`), the rows left out for each reason in
+    SKIP_REASONS: `{"train": {"missing_target": 12, "missing_features": 0}, ...}`. `warnings` are one line each
+    for the user (columns that look like a saved index or an ID, categories unseen in training that were ignored).
+    """
 
     train: Split
     valid: Split | None
     test: Split | None
     preprocessor: Preprocessor
+    rows_skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def resolve_task(task: str, loss: str) -> str:
@@ -58,8 +66,41 @@ def load_datasets(config: Any, rng: np.random.Generator) -> Datasets:
     """Read the config's CSV files, hold out the validation rows (first use of `rng`), fit and apply preprocessing.
 
     The result is cached (in the user's cache directory, see `nncli.data.cache`): a second call with the same files,
-    data settings and `rng` state loads it, and leaves `rng` in the state the split would have.
+    data settings and `rng` state loads it, and leaves `rng` in the state the split would have. A column the
+    config names that a file lacks is a ConfigError at the config's line.
     """
+    try:
+        return _load_datasets(config, rng)
+    except MissingColumn as error:
+        field_name = _config_field(config.data, error.name)
+        if field_name is None:
+            raise
+        from nncli.config import config_error  # the config package is the data layer's caller, not a dependency
+
+        raise config_error(config, field_name, error.in_file()) from None
+
+
+CELL_SETTINGS = {"na_values": [], "missing_target": "drop", "unknown_category": "error", "min_frequency": 1}
+
+
+def _cell_settings(data: Any) -> dict[str, Any]:
+    """The data settings on missing markers, missing targets and categories (their defaults where a settings
+    object from the Python API lacks them)."""
+    return {name: getattr(data, name, default) for name, default in CELL_SETTINGS.items()}
+
+
+def _config_field(data: Any, column: str) -> str | None:
+    """The config entry that names `column` (`data.target`, `data.features[2]`), if one does."""
+    for key in ("target", "features"):
+        value = getattr(data, key)
+        if value == column:
+            return f"data.{key}"
+        if isinstance(value, list) and column in value:
+            return f"data.{key}[{value.index(column)}]"
+    return None
+
+
+def _load_datasets(config: Any, rng: np.random.Generator) -> Datasets:
     data = config.data
     dtype = np.dtype(config.dtype)
     loss = config.loss["type"]
@@ -73,8 +114,11 @@ def load_datasets(config: Any, rng: np.random.Generator) -> Datasets:
         if found is not None:
             return found
     # Numeric features may be parsed straight to the network's dtype: the table is what memory peaks on.
+    # Class labels are read as text, so they come back as the file writes them.
     exact = targets + ([] if isinstance(data.categorical, str) else list(data.categorical))
-    reading = {"numbers": dtype, "exact": exact}
+    cells = _cell_settings(data)
+    reading = {"numbers": dtype, "exact": exact, "na_values": cells["na_values"],
+               "text": targets if task == "classification" else []}
     train_name = _display(data.train)
     frame = read_table(Path(data.train), data.delimiter, display_path=train_name, **reading)
     valid_frame = None
@@ -86,18 +130,23 @@ def load_datasets(config: Any, rng: np.random.Generator) -> Datasets:
         columns, index = _columns(frame)
         del frame  # the table now lives in `columns` only, which the split empties as the parts fill
         frame, valid_frame = _take_rows(columns, index, [train_rows, held_out])
-    preprocessor, prepared = Preprocessor.fit_prepare(
+    preprocessor, prepared = Preprocessor.fit_rows(
         frame, target=targets, features=data.features, categorical=data.categorical, scale=data.scale,
-        missing=data.missing, task=task, target_encoding=encoding, source=train_name, dtype=dtype)
+        missing=data.missing, task=task, target_encoding=encoding, source=train_name, dtype=dtype, **cells)
     del frame  # `prepared` shares its numeric columns; nothing else keeps the table alive
-    train = _arrays(preprocessor, prepared, dtype)
+    parts: dict[str, _Part | None] = {"train": _part(preprocessor, prepared, dtype)}
     del prepared
     if valid_frame is not None:
-        valid = _load_part(preprocessor, valid_frame, train_name, dtype)
+        parts["valid"] = _load_part(preprocessor, valid_frame, train_name, dtype)
     else:
-        valid = _read_part(preprocessor, None if fraction else data.valid, "data.valid", data.delimiter, dtype, reading)
-    test = _read_part(preprocessor, getattr(data, "test", None), "data.test", data.delimiter, dtype, reading)
-    datasets = Datasets(train, valid, test, preprocessor)
+        parts["valid"] = _read_part(preprocessor, None if fraction else data.valid, "data.valid", data.delimiter,
+                                    dtype, reading)
+    parts["test"] = _read_part(preprocessor, getattr(data, "test", None), "data.test", data.delimiter, dtype,
+                               reading)
+    present = {name: part for name, part in parts.items() if part is not None}
+    datasets = Datasets(*(None if part is None else part.split for part in parts.values()), preprocessor,
+                        {name: part.skipped for name, part in present.items()},
+                        [warning for part in present.values() for warning in part.warnings])
     if stored is not None:
         _store_cached(*stored, datasets, rng)
     return datasets
@@ -137,7 +186,7 @@ def _cache_key(config: Any, rng: np.random.Generator, task: str, encoding: str, 
             if files[part] is None:
                 return None
     key = {"files": files, "delimiter": data.delimiter, "missing": data.missing, "target": targets,
-           "features": data.features, "categorical": data.categorical, "scale": data.scale,
+           "features": data.features, "categorical": data.categorical, "scale": data.scale, **_cell_settings(data),
            "dtype": np.dtype(config.dtype).name, "task": task, "encoding": encoding,
            "rng": rng.bit_generator.state if fraction else None,  # the split draws from `rng`
            "checks": _CHECKS}
@@ -156,11 +205,12 @@ def _load_cached(target: Path, key: dict[str, Any], rng: np.random.Generator) ->
             arrays[f"{part}.features"], arrays[f"{part}.targets"],
             arrays[f"{part}.rows"] if f"{part}.rows" in arrays else np.arange(*meta["rows"][part], dtype=np.int64))
             for part in ("train", "valid", "test")}
+        skipped, warnings = meta["rows_skipped"], [str(line) for line in meta["warnings"]]
         if meta["rng"] is not None:
             rng.bit_generator.state = meta["rng"]
     except (KeyError, ValueError, TypeError):
         return None
-    return Datasets(parts["train"], parts["valid"], parts["test"], preprocessor)
+    return Datasets(parts["train"], parts["valid"], parts["test"], preprocessor, skipped, warnings)
 
 
 def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np.random.Generator) -> None:
@@ -179,12 +229,13 @@ def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np
         else:
             arrays[f"{part}.rows"] = labels
     meta = {"parts": [part for part, split in parts.items() if split is not None], "rows": rows,
-            "rng": rng.bit_generator.state if key["rng"] is not None else None}
+            "rng": rng.bit_generator.state if key["rng"] is not None else None,
+            "rows_skipped": datasets.rows_skipped, "warnings": datasets.warnings}
     cache.store(target, key, arrays, meta, background=True)
 
 
-def _read_part(preprocessor: Preprocessor, path: Any, field: str, delimiter: str, dtype: np.dtype,
-               reading: dict[str, Any]) -> Split | None:
+def _read_part(preprocessor: Preprocessor, path: Any, field_name: str, delimiter: str, dtype: np.dtype,
+               reading: dict[str, Any]) -> _Part | None:
     if path is None:
         return None
     name = _display(path)
@@ -192,17 +243,29 @@ def _read_part(preprocessor: Preprocessor, path: Any, field: str, delimiter: str
         frame = read_table(Path(path), delimiter, display_path=name, **reading)
     except DataError as error:
         if error.line is None and error.field is None:  # about the file as a whole: say which setting names it
-            error.field = field
+            error.field = field_name
         raise
     return _load_part(preprocessor, frame, name, dtype)
 
 
-def _load_part(preprocessor: Preprocessor, frame: pd.DataFrame, name: str, dtype: np.dtype,
-               rows: np.ndarray | None = None) -> Split:
-    prepared = preprocessor.prepare(frame, source=name, require_target=True, rows=rows)
-    if prepared.empty:
-        raise DataError("no rows left after dropping the rows with missing cells", file=name)
-    return _arrays(preprocessor, prepared, dtype)
+@dataclass
+class _Part:
+    """One part's arrays, its skipped-row counts and its warnings."""
+
+    split: Split
+    skipped: dict[str, int]
+    warnings: list[str]
+
+
+def _part(preprocessor: Preprocessor, prepared: PreparedRows, dtype: np.dtype) -> _Part:
+    return _Part(_arrays(preprocessor, prepared.frame, dtype), prepared.skipped_counts, prepared.warnings)
+
+
+def _load_part(preprocessor: Preprocessor, frame: pd.DataFrame, name: str, dtype: np.dtype) -> _Part:
+    prepared = preprocessor.prepare_rows(frame, source=name, require_target=True)
+    if prepared.frame.empty:
+        raise DataError(nothing_left(prepared.skipped), file=name)
+    return _part(preprocessor, prepared, dtype)
 
 
 def _arrays(preprocessor: Preprocessor, prepared: pd.DataFrame, dtype: np.dtype) -> Split:
