@@ -112,6 +112,13 @@ def test_prepare_rows_says_which_rows_were_skipped_and_why():
     assert prepared.skipped_counts == {"missing_target": 2, "missing_features": 1}
 
 
+def test_only_unnamed_feature_columns_is_an_error_that_says_so():
+    frame = pd.DataFrame({"Unnamed: 0": [0, 1, 2], "y": ["a", "b", "a"]})
+    message = str(pytest.raises(DataError, fit_rows, frame).value)
+    assert message == "train.csv: there are no feature columns: every column is a target or has no name " \
+                      "(Unnamed: 0); list the features in data.features"
+
+
 def test_no_rows_left_says_how_many_were_skipped_for_what():
     train = pd.DataFrame({"x": [1.0, np.nan], "y": [None, "a"]})
     message = str(pytest.raises(DataError, fit_rows, train, missing="drop").value)
@@ -154,6 +161,7 @@ def test_na_values_config_refuses_what_is_not_a_cell_text(tmp_path):
 
 def test_block_parser_and_table_cache_honour_na_values_and_text_columns(tmp_path, monkeypatch):
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 1 << 12)
+    monkeypatch.setattr(blocks, "COLUMN_BYTES", 1 << 10)
     monkeypatch.setenv("NNCLI_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(cache, "MIN_BYTES", 0)
     rows = 3000
@@ -161,7 +169,9 @@ def test_block_parser_and_table_cache_honour_na_values_and_text_columns(tmp_path
     path = tmp_path / "big.csv"
     pd.DataFrame({"x": x, "y": np.array(["1.0", "2.0"])[np.arange(rows) % 2]}).to_csv(path, index=False)
     options = {"na_values": ["?"], "text": ["y"]}
-    in_blocks = read_table(path, numbers=np.float32, **options)
+    in_blocks = blocks.parse_blocks(path, ",", path.read_bytes()[:100], np.dtype(np.float32), (), ["?"], ["y"])
+    assert in_blocks is not None  # the block parser read it, not the whole-file one
+    pd.testing.assert_frame_equal(read_table(path, numbers=np.float32, **options), in_blocks)
     whole = read_table(path, **options)
     assert whole["x"].isna().sum() == in_blocks["x"].isna().sum() == len(range(0, rows, 7))
     assert whole["y"].tolist()[:2] == in_blocks["y"].tolist()[:2] == ["1.0", "2.0"]

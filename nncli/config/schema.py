@@ -93,6 +93,9 @@ def _na_values(value: Any) -> list[str]:
         if isinstance(item, bool) or not isinstance(item, (str, int, float)) or item == "":
             raise ValueError(f"must be {words}, got {show(item)} in the list (empty cells are missing already)")
         texts.append(item if isinstance(item, str) else str(item))
+    twice = sorted({text for text in texts if texts.count(text) > 1})
+    if twice:
+        raise ValueError(f"lists {show(twice[0])} more than once")
     return texts
 
 

@@ -144,7 +144,8 @@ def _load_datasets(config: Any, rng: np.random.Generator) -> Datasets:
     parts["test"] = _read_part(preprocessor, getattr(data, "test", None), "data.test", data.delimiter, dtype,
                                reading)
     present = {name: part for name, part in parts.items() if part is not None}
-    datasets = Datasets(*(None if part is None else part.split for part in parts.values()), preprocessor,
+    splits = {name: part.split for name, part in present.items()}
+    datasets = Datasets(splits["train"], splits.get("valid"), splits.get("test"), preprocessor,
                         {name: part.skipped for name, part in present.items()},
                         [warning for part in present.values() for warning in part.warnings])
     if stored is not None:

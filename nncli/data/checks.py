@@ -63,7 +63,9 @@ def resolve_features(frame: pd.DataFrame, targets: list[str], features: str | Se
         candidates = [name for name in frame.columns if name not in targets]
         names = [name for name in candidates if not is_unnamed(name)]
         if not names:
-            raise DataError("there are no feature columns: every column is a target", file=source)
+            unnamed = f" or has no name ({format_values(candidates)})" if candidates else ""
+            raise DataError(f"there are no feature columns: every column is a target{unnamed}; list the features "
+                            "in data.features", file=source)
         return names, [name for name in candidates if is_unnamed(name)]
     names = list(features)
     for name in names:

@@ -43,9 +43,10 @@ def vocabulary(cell: Factor, name: str, source: str) -> Vocabulary:
     # "1" and "1.0" in a text column are two codes with one canonical text: they are one value
     keys, first, inverse = np.unique(cell.text[present], return_index=True, return_inverse=True)
     totals = np.bincount(inverse, weights=counts[present]).astype(np.int64)
-    raw = cell.text if cell.raw is None else np.array([str(value) for value in cell.raw], dtype=str)
-    written = raw[present][first]
-    order_keys, numeric = sort_labels(keys, cell.numbers[present][first])
+    firsts = present[first]
+    written = cell.text[firsts] if cell.raw is None else np.array([str(value) for value in cell.raw[firsts]],
+                                                                    dtype=str)
+    order_keys, numeric = sort_labels(keys, cell.numbers[firsts])
     order = pd.Index(keys).get_indexer(order_keys)
     return Vocabulary(keys[order], totals[order], written[order], numeric)
 
