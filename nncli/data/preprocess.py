@@ -72,10 +72,11 @@ class Preprocessor:
                  missing_target: str = "drop", unknown_category: str = "error"):
         if task not in ENCODINGS or target_encoding not in ENCODINGS[task]:
             raise ValueError(f"task {task!r} does not take target encoding {target_encoding!r}")
-        if scale not in SCALES or missing not in MISSING or missing_target not in MISSING_TARGET:
-            raise ValueError(f"unknown scale {scale!r} or missing policy {missing!r} or {missing_target!r}")
-        if unknown_category not in UNKNOWN_CATEGORY:
-            raise ValueError(f"unknown unknown_category policy {unknown_category!r}")
+        for setting, value, valid in (("scale", scale, SCALES), ("missing", missing, MISSING),
+                                      ("missing_target", missing_target, MISSING_TARGET),
+                                      ("unknown_category", unknown_category, UNKNOWN_CATEGORY)):
+            if value not in valid:
+                raise ValueError(f"{setting} must be one of {', '.join(valid)}, got {value!r}")
         self.feature_names = list(feature_names)
         self.categories = {name: list(categories[name]) for name in self.feature_names if name in categories}
         self.infrequent = {name: list((infrequent or {}).get(name, [])) for name in self.categories}
@@ -309,7 +310,8 @@ class Preprocessor:
         return out
 
     def decode(self, outputs: np.ndarray) -> pd.DataFrame:
-        """Predictions: one column per target (class label or value), and `prob_<class>` per class."""
+        """Predictions: one column per target (the class label as the training CSV wrote it, or the value), and
+        `prob_<class>` per class."""
         outputs = np.asarray(outputs)
         width = {"binary": 1, "onehot": len(self.classes), "values": len(self.target_names)}[self.target_encoding]
         if outputs.ndim != 2 or outputs.shape[1] != width:
