@@ -56,6 +56,27 @@ def loans(rows: int, rng: np.random.Generator) -> pd.DataFrame:
                          "approved": np.where(score > 0, "yes", "no")})
 
 
+def survey(rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """A survey export as public sources ship it: "?" and "-" for unknown answers, empty cells, a rare region,
+    rows without a rating, and ratings written 1.0/2.0/3.0 (a float column in pandas)."""
+    age = rng.integers(18, 80, size=rows)
+    hours = rng.normal(38, 9, size=rows).clip(0, 80).round(1)
+    education = rng.choice(["basic", "secondary", "college", "university"], size=rows, p=[0.2, 0.35, 0.25, 0.2])
+    region = rng.choice(["north", "south", "east", "west", "islands"], size=rows, p=[0.3, 0.3, 0.2, 0.19, 0.01])
+    score = (pd.Series(education).map({"basic": -1.2, "secondary": -0.3, "college": 0.4, "university": 1.1})
+             .to_numpy() + (hours - 38) / 9 - 0.8 * ((age - 45) / 18) ** 2
+             + pd.Series(region).map({"north": 0.3, "south": -0.3}).fillna(0).to_numpy())
+    score += rng.normal(scale=0.3, size=rows)
+    rating = np.digitize(score, np.quantile(score, [1 / 3, 2 / 3])) + 1.0
+    frame = pd.DataFrame({"age": age.astype(object), "hours": hours, "education": education, "region": region,
+                          "rating": rating})
+    frame.loc[rng.random(rows) < 0.03, "age"] = "?"
+    frame.loc[rng.random(rows) < 0.03, "hours"] = np.nan
+    frame.loc[rng.random(rows) < 0.02, "region"] = "-"
+    frame.loc[rng.random(rows) < 0.02, "rating"] = np.nan
+    return frame
+
+
 def main() -> None:
     DATA.mkdir(exist_ok=True)
     rng = np.random.default_rng(2024)
@@ -66,6 +87,9 @@ def main() -> None:
     friedman(500, rng).to_csv(DATA / "friedman_test.csv", index=False)
     loans(1500, rng).to_csv(DATA / "loans_train.csv", index=False)
     loans(500, rng).to_csv(DATA / "loans_test.csv", index=False)
+    survey_rng = np.random.default_rng(11)
+    survey(1500, survey_rng).to_csv(DATA / "survey_train.csv")  # with the index, as `to_csv()` writes by default
+    survey(500, survey_rng).to_csv(DATA / "survey_test.csv")
 
 
 if __name__ == "__main__":

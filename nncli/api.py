@@ -88,10 +88,14 @@ def train(config: str | Path | Config, out: str | Path | None = None, overrides:
 def predict(model_path: str | Path, data_path: str | Path) -> pd.DataFrame:
     """Predictions of a saved model for a CSV file (see `TrainedModel.predict_frame`)."""
     trained = load_model(model_path)
-    return trained.predict_frame(read_table(Path(data_path), display_path=str(data_path)), source=str(data_path))
+    return trained.predict_frame(_read_for(trained, data_path), source=str(data_path))
 
 
 def evaluate_model(trained: TrainedModel, data_path: str | Path) -> dict[str, Any]:
     """Loss and metrics of a loaded model on a labelled CSV file."""
-    return trained.evaluate_frame(read_table(Path(data_path), display_path=str(data_path)),
-                                  source=str(data_path))
+    return trained.evaluate_frame(_read_for(trained, data_path), source=str(data_path))
+
+
+def _read_for(trained: TrainedModel, data_path: str | Path) -> pd.DataFrame:
+    """The table at `data_path`, its cells read as the model's training data was (data.na_values)."""
+    return read_table(Path(data_path), display_path=str(data_path), na_values=trained.preprocessor.na_values)

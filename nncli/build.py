@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from nncli.config import Config, config_error
-from nncli.data import Datasets, Preprocessor, load_datasets, target_encoding_for
+from nncli.data import Datasets, MissingColumn, Preprocessor, load_datasets, target_encoding_for
 from nncli.errors import ConfigError
 from nncli.memory import check_network_fits
 from nncli.metrics import higher_is_better
@@ -103,9 +103,29 @@ class Prepared:
 
 
 def load_data(config: Config, rng: np.random.Generator) -> Datasets:
-    """The config's datasets, targets laid out for its loss and output layer (first use of `rng`)."""
+    """The config's datasets, targets laid out for its loss and output layer (first use of `rng`).
+
+    A column the config names that a file lacks is a ConfigError at the config's line.
+    """
     encoding = target_encoding_for(config.task, config.loss.type, getattr(config.layers[-1], "units", None))
-    return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype)
+    try:
+        return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype)
+    except MissingColumn as error:
+        field_name = column_field(config, error.name)
+        if field_name is None:
+            raise
+        raise config_error(config, field_name, error.in_file()) from None
+
+
+def column_field(config: Config, column: str) -> str | None:
+    """The config entry that names `column` (`data.target`, `data.features[2]`), if one does."""
+    for key in ("target", "features"):
+        value = getattr(config.data, key)
+        if value == column:
+            return f"data.{key}"
+        if isinstance(value, list) and column in value:
+            return f"data.{key}[{value.index(column)}]"
+    return None
 
 
 def prepare(config: Config) -> Prepared:

@@ -177,12 +177,15 @@ def predict(
     """Predict with a saved model; one column per target and, for classification, prob_<class> columns."""
     with user_errors(debug):
         from nncli import api, outputs, runs
+        from nncli.console import show_warnings
 
         inputs = {"data": data, "model": runs.model_path(model)}
         file = None if output is None or outputs.is_stdout(output) else output
         if file is not None:
             outputs.check_output_file(file, inputs)
-        text = api.predict(model, data).to_csv(index=False)
+        predictions = api.predict(model, data)
+        show_warnings(predictions.attrs.get("warnings", []))
+        text = predictions.to_csv(index=False)
         if file is None:
             write_stdout(text)
         else:
@@ -200,11 +203,12 @@ def evaluate(
     """Evaluate a saved model on labelled data: loss and the task's metrics."""
     with user_errors(debug):
         from nncli import api, display
-        from nncli.console import make_console
+        from nncli.console import make_console, show_warnings
         from nncli.metrics import json_ready
 
         trained = api.load_model(model)
         report = api.evaluate_model(trained, data)
+        show_warnings(report.pop("warnings", []))
         if as_json:
             write_stdout(json.dumps(json_ready(report), allow_nan=False) + "\n")
             return
@@ -224,9 +228,10 @@ def check(
     """Validate config and data and print the model summary; trains nothing, writes nothing."""
     with user_errors(debug):
         from nncli import api, display
-        from nncli.console import data_summary, make_console
+        from nncli.console import data_summary, make_console, show_warnings
 
         prepared = api.check(config, overrides)
+        show_warnings(prepared.datasets.warnings)
         console = make_console()
         console.print(data_summary(prepared))
         console.print(display.model_summary_table(prepared.model.summary_rows(),

@@ -83,6 +83,24 @@ class GuardedStdout(io.TextIOBase):
         return getattr(self._stream, "encoding", None) or "utf-8"
 
 
+def show_warnings(lines: list[str]) -> None:
+    """Each line as `warning: ...` on standard error."""
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr, flush=True)
+
+
+def skipped_text(rows_skipped: dict[str, dict[str, int]]) -> str | None:
+    """`12 with a missing target (train 9, valid 2, test 1)`, one part per reason; None when no row was skipped."""
+    parts = []
+    for reason, what in (("missing_target", "with a missing target"), ("missing_features", "with missing features")):
+        counts = {part: skipped.get(reason, 0) for part, skipped in rows_skipped.items()}
+        total = sum(counts.values())
+        if total:
+            where = ", ".join(f"{part} {count}" for part, count in counts.items() if count)
+            parts.append(f"{total} {what} ({where})")
+    return "; ".join(parts) or None
+
+
 def data_summary(prepared: Any) -> Table:
     """Rows per split, input width and classes of a prepared config."""
     config, datasets = prepared.config, prepared.datasets
@@ -93,6 +111,9 @@ def data_summary(prepared: Any) -> Table:
     parts += [f"{name} {split.features.shape[0]}" for name, split in
               (("valid", datasets.valid), ("test", datasets.test)) if split is not None]
     table.add_row("rows", ", ".join(parts))
+    skipped = skipped_text(getattr(datasets, "rows_skipped", {}))
+    if skipped is not None:
+        table.add_row("skipped", skipped)
     table.add_row("inputs", f"{len(preprocessor.feature_names)} columns -> {preprocessor.input_width} features")
     if preprocessor.classes:
         table.add_row("classes", ", ".join(str(label) for label in preprocessor.classes))
@@ -132,6 +153,7 @@ class TrainingSession:
         self.run_dir = run_dir
         config = prepared.config
         if self.mode != "quiet":
+            show_warnings(prepared.datasets.warnings)
             self.console.print(data_summary(prepared))
             self.console.print(f"model: {prepared.model.parameter_count():,} parameters; run directory: {run_dir}",
                                soft_wrap=True)

@@ -52,14 +52,21 @@ class TrainedModel:
         return self.model.predict(features)
 
     def predict_frame(self, frame: pd.DataFrame, source: str = "<data>") -> pd.DataFrame:
-        """Predictions for a table aligned by column name; the target column may be absent."""
-        frame = self.preprocessor.prepare(frame, source=source, require_target=False)
-        outputs = self.model.predict(self.preprocessor.features(frame, self.model.dtype))
-        return self.preprocessor.decode(outputs)
+        """Predictions for a table aligned by column name; the target column may be absent.
+
+        `attrs["warnings"]` of the result lists what the user should hear (one line each, e.g. categories unseen
+        in training that `unknown_category: ignore` encoded as zeros).
+        """
+        prepared = self.preprocessor.prepare_rows(frame, source=source, require_target=False)
+        outputs = self.model.predict(self.preprocessor.features(prepared.frame, self.model.dtype))
+        predictions = self.preprocessor.decode(outputs)
+        predictions.attrs["warnings"] = prepared.warnings
+        return predictions
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "<data>") -> dict[str, Any]:
-        """Loss and the task's metrics on a table that holds the target."""
-        frame = self.preprocessor.prepare(frame, source=source, require_target=True)
+        """Loss and the task's metrics on a table that holds the target; `warnings` as in `predict_frame`."""
+        prepared = self.preprocessor.prepare_rows(frame, source=source, require_target=True)
+        frame = prepared.frame
         split = Split(self.preprocessor.features(frame, self.model.dtype),
                       self.preprocessor.targets(frame, self.model.dtype))
         outputs = self.model.predict(split.features)
@@ -68,7 +75,7 @@ class TrainedModel:
             report = classification_report(split.targets, outputs, [str(c) for c in self.preprocessor.classes])
         else:
             report = regression_report(split.targets, outputs, list(self.preprocessor.target_names))
-        return {"loss": loss_value, **report}
+        return {"loss": loss_value, **report, "warnings": prepared.warnings}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The arrays of model.npz (SPEC: `layers.<i>.<name>` and `meta.<name>`)."""

@@ -13,7 +13,9 @@ from typing import Callable, Mapping
 import numpy as np
 
 from nncli.data import Preprocessor
-from nncli.data.preprocess import ENCODINGS, MISSING, SCALES
+from nncli.data.cells import canonical_text
+from nncli.data.encoding import UNKNOWN_CATEGORY
+from nncli.data.preprocess import ENCODINGS, MISSING, MISSING_TARGET, SCALES
 from nncli.errors import ModelFileError
 from nncli.nn.model import Model
 
@@ -33,7 +35,9 @@ class _Meta:
             raise self.error(key, "is missing: the file is not an nncli model or is damaged")
         return self.arrays[key]
 
-    def choice(self, key: str, valid: tuple[str, ...]) -> str:
+    def choice(self, key: str, valid: tuple[str, ...], default: str | None = None) -> str:
+        if default is not None and key not in self.arrays:  # a file from before the setting existed
+            return default
         value = self.get(key)
         if value.dtype.kind != "U" or value.shape != () or str(value) not in valid:
             raise self.error(key, f"is {value!r}; expected one of {', '.join(valid)}")
@@ -45,7 +49,9 @@ class _Meta:
             raise self.error(key, f"is {value!r}; expected True or False")
         return bool(value)
 
-    def names(self, key: str, what: str, allow_empty: bool = False) -> list[str]:
+    def names(self, key: str, what: str, allow_empty: bool = False, optional: bool = False) -> list[str]:
+        if optional and key not in self.arrays:
+            return []
         value = self.get(key)
         if value.dtype.kind != "U" or value.ndim != 1:
             raise self.error(key, f"is a {value.dtype} array of shape {value.shape}; expected a list of {what}")
@@ -88,12 +94,10 @@ def check_preprocessing(arrays: Mapping[str, np.ndarray], model: Model, task: st
     if (divisor == 0).any():
         raise error("scale_divisor", f"is 0 for feature {_first(names, numeric, divisor == 0)!r}; scaling divides "
                                      "by it")
-    vocabularies = {name: meta.names(f"categories.{name}", f"categories of {name!r}")
-                    for name, flag in zip(names, categorical) if flag}
-    for key in arrays:
-        if key.startswith("categories.") and key[len("categories."):] not in vocabularies:
-            raise error(key, f"is a vocabulary for {key[len('categories.'):]!r}, which is not a categorical "
-                             "feature of meta.feature_names")
+    _check_vocabularies(meta, [name for name, flag in zip(names, categorical) if flag])
+    meta.names("na_values", "missing-cell texts", allow_empty=True, optional=True)
+    meta.choice("missing_target", MISSING_TARGET, default="drop")
+    meta.choice("unknown_category", UNKNOWN_CATEGORY, default="error")
     _check_targets(meta, task, encoding)
     try:
         preprocessor = Preprocessor.from_arrays(arrays)
@@ -102,6 +106,22 @@ def check_preprocessing(arrays: Mapping[str, np.ndarray], model: Model, task: st
         raise error("feature_names", f"the preprocessing cannot be rebuilt ({message})") from None
     _check_fit(preprocessor, model, error)
     return preprocessor
+
+
+def _check_vocabularies(meta: _Meta, categorical: list[str]) -> None:
+    """Each categorical feature's categories and infrequent ones (optional): distinct, together not empty."""
+    for name in categorical:
+        infrequent = meta.names(f"infrequent.{name}", f"infrequent categories of {name!r}", optional=True)
+        categories = meta.names(f"categories.{name}", f"categories of {name!r}", allow_empty=bool(infrequent))
+        both = set(categories) & set(infrequent)
+        if both:
+            raise meta.error(f"infrequent.{name}", f"repeats {sorted(both)[0]!r} of meta.categories.{name}; a "
+                                                   "category is frequent or infrequent, not both")
+    for key in meta.arrays:
+        prefix = next((prefix for prefix in ("categories.", "infrequent.") if key.startswith(prefix)), None)
+        if prefix is not None and key[len(prefix):] not in categorical:
+            raise meta.error(key, f"is a vocabulary for {key[len(prefix):]!r}, which is not a categorical feature "
+                                  "of meta.feature_names")
 
 
 def _check_targets(meta: _Meta, task: str, encoding: str) -> None:
@@ -125,6 +145,10 @@ def _check_targets(meta: _Meta, task: str, encoding: str) -> None:
         if not np.isfinite(numbers).all():
             raise meta.error("classes", "holds a label that is not a finite number, but meta.classes_numeric is "
                                         "True")
+    keys = list(canonical_text(np.array(classes, dtype=str)))
+    if len(set(keys)) < len(keys):
+        repeated = next(key for key, count in Counter(keys).items() if count > 1)
+        raise meta.error("classes", f"holds two labels of the same value ({repeated}); the classes are distinct")
 
 
 def _check_fit(preprocessor: Preprocessor, model: Model, error: ErrorFactory) -> None:

@@ -184,6 +184,7 @@ def run_events(prepared: Prepared, run_dir: Path, resume: bool = False, *,
     test = prepared.datasets.test
     test_metrics = None if test is None else evaluate_split(model, objective.loss, test, settings.metrics)
     summary = _summary(run_dir, state, test_metrics, wall_before + time.perf_counter() - started)
+    summary["rows_skipped"] = prepared.datasets.rows_skipped
     runs.write_json(run_dir / runs.SUMMARY_FILE, summary)
     yield RunFinished(RunResult(run_dir, state.history, summary, trained))
 

@@ -222,14 +222,20 @@ def test_impute_numeric_mean_and_categorical_own_category():
 
 def test_targets_are_never_imputed():
     train = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["a", None, "b"]})
-    assert "column 'y': missing value (targets are never imputed" in data_error(fit, train, missing="impute")
+    message = data_error(fit, train, missing="impute", missing_target="error")
+    assert "column 'y': missing target value (data.missing_target is 'error'" in message
+    _, prepared = Preprocessor.fit_rows(train, target=["y"], features="all", categorical="auto", scale="none",
+                                        missing="impute", task="classification", target_encoding="onehot",
+                                        source="train.csv")
+    assert prepared.frame.index.tolist() == [0, 2] and prepared.skipped_counts["missing_target"] == 1
 
 
 def test_unseen_category_names_column_value_line_and_known(tmp_path):
     preprocessor = fit(pd.DataFrame({"c": ["red", "blue", "red"], "y": ["a", "b", "a"]}))
     frame = read_table(write(tmp_path, "c\nred\ngreen\n"))
     message = data_error(preprocessor.prepare, frame, source="new.csv", require_target=False)
-    assert message == "new.csv:3: column 'c': unknown category 'green'; known: blue, red"
+    assert message == ("new.csv:3: column 'c': unknown category 'green'; known: blue, red (set "
+                       "data.unknown_category: ignore to encode categories unseen in training as all zeros)")
 
 
 def test_unknown_class_label():

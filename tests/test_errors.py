@@ -224,7 +224,6 @@ def with_csv_line(line_number: int, text: str | None) -> None:
     ("0.5,abc,red,a", "data/train.csv:5: column 'y': expected a number, got 'abc'"),
     ("0.5,,red,a", "data/train.csv:5: column 'y': missing value (data.missing is 'error'; set it to 'drop' or "
                    "'impute'"),
-    ("0.5,0.25,red,", "data/train.csv:5: column 'label': missing value"),
     ("inf,0.25,red,a", "data/train.csv:5: column 'x': infinite value 'inf'; only finite numbers are allowed"),
     ("0.5,-inf,red,a", "data/train.csv:5: column 'y': infinite value '-inf'"),
 ])
@@ -232,6 +231,12 @@ def test_bad_cells_name_line_column_and_value(project, line, expected):
     with_csv_line(5, line)
     fails("check", "config.yaml", expect=(expected,))
     fails("train", "config.yaml", expect=(expected,))
+
+
+def test_a_missing_target_is_refused_under_missing_target_error(project):
+    with_csv_line(5, "0.5,0.25,red,")
+    expected = "data/train.csv:5: column 'label': missing target value (data.missing_target is 'error'"
+    fails("check", "config.yaml", "--set", "data.missing_target=error", expect=(expected,))
 
 
 @pytest.mark.parametrize("content, expected", [
@@ -272,8 +277,8 @@ def test_unreadable_csv_by_permissions(project):
 
 def test_target_column_that_does_not_exist(project):
     with_config(replaced("target: label", "target: lable"))
-    fails("train", "config.yaml", expect=("data/train.csv: column 'lable' not found; available columns: x, y, "
-                                          "colour, label",))
+    fails("train", "config.yaml", expect=("config.yaml:", "data.target: column 'lable' not found in data/train.csv; "
+                                          "did you mean 'label'? available columns: x, y, colour, label"))
 
 
 def test_too_few_rows_for_the_split(project):

@@ -84,6 +84,22 @@ def _categorical(value: Any) -> Union[str, list[str]]:
     return value if value == "auto" else _names(value, "auto or a list of column names", allow_empty=True)
 
 
+def _na_values(value: Any) -> list[str]:
+    """Cell texts read as missing; numbers (`-999`) are taken as the text YAML read them from."""
+    words = "a list of cell texts, such as [\"?\", \"-\"]"
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"must be {words}, got {show(value)}")
+    texts = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)) or item == "":
+            raise ValueError(f"must be {words}, got {show(item)} in the list (empty cells are missing already)")
+        texts.append(item if isinstance(item, str) else str(item))
+    twice = sorted({text for text in texts if texts.count(text) > 1})
+    if twice:
+        raise ValueError(f"lists {show(twice[0])} more than once")
+    return texts
+
+
 MAX_NAME_BYTES = 200
 """Longest run name in UTF-8 bytes: file names stop at 255, and run directories add `-2`, `-cv`, `-k`."""
 
@@ -150,6 +166,10 @@ class DataConfig(Section):
     features: FeatureColumns = "all"
     categorical: CategoricalColumns = "auto"
     scale: Literal["standard", "minmax", "none"] = "standard"
+    na_values: Annotated[list[str], PlainValidator(_na_values)] = []
+    missing_target: Literal["drop", "error"] = "drop"
+    unknown_category: Literal["error", "ignore"] = "error"
+    min_frequency: PositiveInt = 1
 
 
 class Regularization(Section):

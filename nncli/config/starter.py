@@ -41,8 +41,9 @@ def starter_config(profile: Profile, data: Path, config_path: Path) -> str:
         lines.append("  # left out: " + ", ".join(f"{name} ({_kind_of(profile, name)})" for name in left_out))
         lines.append(f"  features: {dump_yaml(features).strip()}")
     if target.missing:
-        lines.append(f"  missing: drop                  # {target.missing} rows have no target: they are skipped")
-    elif missing_features:
+        lines.append(f"  missing_target: drop           # {target.missing} rows have no target: skipped and "
+                     "counted")
+    if missing_features:
         lines.append("  missing: impute                # missing numbers get the training mean, categories "
                      "their own category")
     lines += ["  scale: standard                # features standardized with training statistics", ""]

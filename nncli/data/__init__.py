@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +10,15 @@ import numpy as np
 import pandas as pd
 
 from nncli.data import cache
+from nncli.data.checks import SKIP_REASONS, MissingColumn, PreparedRows, nothing_left
 from nncli.data.preprocess import Preprocessor
 from nncli.data.reading import read_table, sniff_delimiter
 from nncli.data.split import split_indices
 from nncli.errors import DataError
 from nncli.split import Split
 
-__all__ = ["Datasets", "Preprocessor", "Split", "load_datasets", "read_table", "sniff_delimiter", "split_indices",
-           "target_encoding_for"]
+__all__ = ["SKIP_REASONS", "Datasets", "MissingColumn", "PreparedRows", "Preprocessor", "Split", "load_datasets",
+           "read_table", "sniff_delimiter", "split_indices", "target_encoding_for"]
 
 CROSSENTROPY_ENCODINGS = {"binary_crossentropy": "binary", "categorical_crossentropy": "onehot"}
 # Raised whenever preparing data refuses more than before: datasets cached by an older nncli then miss the cache.
@@ -27,12 +28,19 @@ _CHECKS = 2
 
 @dataclass
 class Datasets:
-    """Training, validation and test arrays, and the preprocessor fitted on the training rows."""
+    """Training, validation and test arrays, and the preprocessor fitted on the training rows.
+
+    `rows_skipped` counts, per part present (`train`, `valid`, `test`), the rows left out for each reason in
+    SKIP_REASONS: `{"train": {"missing_target": 12, "missing_features": 0}, ...}`. `warnings` are one line each
+    for the user (columns that look like a saved index or an ID, categories unseen in training that were ignored).
+    """
 
     train: Split
     valid: Split | None
     test: Split | None
     preprocessor: Preprocessor
+    rows_skipped: dict[str, dict[str, int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def target_encoding_for(task: str, loss: str, output_units: int | None = None) -> str:
@@ -47,12 +55,22 @@ def target_encoding_for(task: str, loss: str, output_units: int | None = None) -
     return "binary" if output_units == 1 else "onehot"
 
 
+CELL_SETTINGS = {"na_values": [], "missing_target": "drop", "unknown_category": "error", "min_frequency": 1}
+
+
+def _cell_settings(data: Any) -> dict[str, Any]:
+    """The data settings on missing markers, missing targets and categories (their defaults where a settings
+    object from the Python API lacks them)."""
+    return {name: getattr(data, name, default) for name, default in CELL_SETTINGS.items()}
+
+
 def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: str, dtype: Any) -> Datasets:
     """Read the CSV files of the config's `data` section, hold out the validation rows (first use of `rng`), fit
     and apply preprocessing: targets laid out as `encoding` (see `target_encoding_for`), arrays in `dtype`.
 
-    The result is cached (in the user's cache directory, see `nncli.data.cache`): a second call with the same files,
-    data settings and `rng` state loads it, and leaves `rng` in the state the split would have.
+    The result is cached (in the user's cache directory, see `nncli.data.cache`): a second call with the same
+    files, data settings and `rng` state loads it, and leaves `rng` in the state the split would have. A column
+    the settings name that a file lacks is a `MissingColumn` naming it.
     """
     dtype = np.dtype(dtype)
     targets = [data.target] if isinstance(data.target, str) else list(data.target)
@@ -63,8 +81,11 @@ def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: s
         if found is not None:
             return found
     # Numeric features may be parsed straight to the network's dtype: the table is what memory peaks on.
+    # Class labels are read as text, so they come back as the file writes them.
     exact = targets + ([] if isinstance(data.categorical, str) else list(data.categorical))
-    reading = {"numbers": dtype, "exact": exact}
+    cells = _cell_settings(data)
+    reading = {"numbers": dtype, "exact": exact, "na_values": cells["na_values"],
+               "text": targets if task == "classification" else []}
     train_name = _display(data.train)
     frame = read_table(Path(data.train), data.delimiter, display_path=train_name, **reading)
     valid_frame = None
@@ -76,18 +97,24 @@ def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: s
         columns, index = _columns(frame)
         del frame  # the table now lives in `columns` only, which the split empties as the parts fill
         frame, valid_frame = _take_rows(columns, index, [train_rows, held_out])
-    preprocessor, prepared = Preprocessor.fit_prepare(
+    preprocessor, prepared = Preprocessor.fit_rows(
         frame, target=targets, features=data.features, categorical=data.categorical, scale=data.scale,
-        missing=data.missing, task=task, target_encoding=encoding, source=train_name, dtype=dtype)
+        missing=data.missing, task=task, target_encoding=encoding, source=train_name, dtype=dtype, **cells)
     del frame  # `prepared` shares its numeric columns; nothing else keeps the table alive
-    train = _arrays(preprocessor, prepared, dtype)
+    parts: dict[str, _Part | None] = {"train": _part(preprocessor, prepared, dtype)}
     del prepared
     if valid_frame is not None:
-        valid = _load_part(preprocessor, valid_frame, train_name, dtype)
+        parts["valid"] = _load_part(preprocessor, valid_frame, train_name, dtype)
     else:
-        valid = _read_part(preprocessor, None if fraction else data.valid, "data.valid", data.delimiter, dtype, reading)
-    test = _read_part(preprocessor, getattr(data, "test", None), "data.test", data.delimiter, dtype, reading)
-    datasets = Datasets(train, valid, test, preprocessor)
+        parts["valid"] = _read_part(preprocessor, None if fraction else data.valid, "data.valid", data.delimiter,
+                                    dtype, reading)
+    parts["test"] = _read_part(preprocessor, getattr(data, "test", None), "data.test", data.delimiter, dtype,
+                               reading)
+    present = {name: part for name, part in parts.items() if part is not None}
+    splits = {name: part.split for name, part in present.items()}
+    datasets = Datasets(splits["train"], splits.get("valid"), splits.get("test"), preprocessor,
+                        {name: part.skipped for name, part in present.items()},
+                        [warning for part in present.values() for warning in part.warnings])
     if stored is not None:
         _store_cached(*stored, datasets, rng)
     return datasets
@@ -110,8 +137,8 @@ def _take_rows(columns: dict[str, Any], index: pd.Index, parts: list[np.ndarray]
     return [pd.DataFrame(part, index=index[rows], copy=False) for part, rows in zip(taken, parts)]
 
 
-def _cache_key(data: Any, dtype: np.dtype, rng: np.random.Generator, task: str, encoding: str, targets: list[str],
-               fraction: bool) -> tuple[Path, dict[str, Any]] | None:
+def _cache_key(data: Any, dtype: np.dtype, rng: np.random.Generator, task: str, encoding: str,
+               targets: list[str], fraction: bool) -> tuple[Path, dict[str, Any]] | None:
     """Where the prepared datasets are cached and what they depend on; None when they are not cached."""
     target = cache.cache_path(Path(data.train), "datasets")
     if target is None:
@@ -126,7 +153,7 @@ def _cache_key(data: Any, dtype: np.dtype, rng: np.random.Generator, task: str, 
             if files[part] is None:
                 return None
     key = {"files": files, "delimiter": data.delimiter, "missing": data.missing, "target": targets,
-           "features": data.features, "categorical": data.categorical, "scale": data.scale,
+           "features": data.features, "categorical": data.categorical, "scale": data.scale, **_cell_settings(data),
            "dtype": dtype.name, "task": task, "encoding": encoding,
            "rng": rng.bit_generator.state if fraction else None,  # the split draws from `rng`
            "checks": _CHECKS}
@@ -145,11 +172,12 @@ def _load_cached(target: Path, key: dict[str, Any], rng: np.random.Generator) ->
             arrays[f"{part}.features"], arrays[f"{part}.targets"],
             arrays[f"{part}.rows"] if f"{part}.rows" in arrays else np.arange(*meta["rows"][part], dtype=np.int64))
             for part in ("train", "valid", "test")}
+        skipped, warnings = meta["rows_skipped"], [str(line) for line in meta["warnings"]]
         if meta["rng"] is not None:
             rng.bit_generator.state = meta["rng"]
     except (KeyError, ValueError, TypeError):
         return None
-    return Datasets(parts["train"], parts["valid"], parts["test"], preprocessor)
+    return Datasets(parts["train"], parts["valid"], parts["test"], preprocessor, skipped, warnings)
 
 
 def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np.random.Generator) -> None:
@@ -168,12 +196,13 @@ def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np
         else:
             arrays[f"{part}.rows"] = labels
     meta = {"parts": [part for part, split in parts.items() if split is not None], "rows": rows,
-            "rng": rng.bit_generator.state if key["rng"] is not None else None}
+            "rng": rng.bit_generator.state if key["rng"] is not None else None,
+            "rows_skipped": datasets.rows_skipped, "warnings": datasets.warnings}
     cache.store(target, key, arrays, meta, background=True)
 
 
-def _read_part(preprocessor: Preprocessor, path: Any, field: str, delimiter: str, dtype: np.dtype,
-               reading: dict[str, Any]) -> Split | None:
+def _read_part(preprocessor: Preprocessor, path: Any, field_name: str, delimiter: str, dtype: np.dtype,
+               reading: dict[str, Any]) -> _Part | None:
     if path is None:
         return None
     name = _display(path)
@@ -181,17 +210,29 @@ def _read_part(preprocessor: Preprocessor, path: Any, field: str, delimiter: str
         frame = read_table(Path(path), delimiter, display_path=name, **reading)
     except DataError as error:
         if error.line is None and error.field is None:  # about the file as a whole: say which setting names it
-            error.field = field
+            error.field = field_name
         raise
     return _load_part(preprocessor, frame, name, dtype)
 
 
-def _load_part(preprocessor: Preprocessor, frame: pd.DataFrame, name: str, dtype: np.dtype,
-               rows: np.ndarray | None = None) -> Split:
-    prepared = preprocessor.prepare(frame, source=name, require_target=True, rows=rows)
-    if prepared.empty:
-        raise DataError("no rows left after dropping the rows with missing cells", file=name)
-    return _arrays(preprocessor, prepared, dtype)
+@dataclass
+class _Part:
+    """One part's arrays, its skipped-row counts and its warnings."""
+
+    split: Split
+    skipped: dict[str, int]
+    warnings: list[str]
+
+
+def _part(preprocessor: Preprocessor, prepared: PreparedRows, dtype: np.dtype) -> _Part:
+    return _Part(_arrays(preprocessor, prepared.frame, dtype), prepared.skipped_counts, prepared.warnings)
+
+
+def _load_part(preprocessor: Preprocessor, frame: pd.DataFrame, name: str, dtype: np.dtype) -> _Part:
+    prepared = preprocessor.prepare_rows(frame, source=name, require_target=True)
+    if prepared.frame.empty:
+        raise DataError(nothing_left(prepared.skipped), file=name)
+    return _part(preprocessor, prepared, dtype)
 
 
 def _arrays(preprocessor: Preprocessor, prepared: pd.DataFrame, dtype: np.dtype) -> Split:

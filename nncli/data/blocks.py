@@ -35,12 +35,13 @@ class _Unsupported(Exception):
     """This file or block needs the whole-file parser."""
 
 
-def parse_blocks(path: Path, sep: str, head: bytes, numbers: np.dtype,
-                 exact: Collection[str] = ()) -> pd.DataFrame | None:
+def parse_blocks(path: Path, sep: str, head: bytes, numbers: np.dtype, exact: Collection[str] = (),
+                 na_values: Collection[str] = (), text: Collection[str] = ()) -> pd.DataFrame | None:
     """The table with numeric columns (except `exact`) as `numbers`, or None when the whole-file parser must do it.
 
     `head` holds the file's first line (with any BOM). Files of one block or less return None: parsing them
-    whole costs little memory.
+    whole costs little memory. `na_values` and `text` are `read_table`'s: more missing-cell texts, and the
+    columns kept as text.
     """
     end = head.find(b"\n") + 1
     if not end or b'"' in head[:end] or not sep.isascii() or sep in "\r\n\"" or not hasattr(os, "pread"):
@@ -60,7 +61,9 @@ def parse_blocks(path: Path, sep: str, head: bytes, numbers: np.dtype,
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            for parsed, length in _parse_all(path, end, block, sep, names, numbers, set(exact)):
+            reading = _Reading(sep, names, numbers, frozenset(exact), list(na_values) or None,
+                               {name: str for name in text if name in names} or None)
+            for parsed, length in _parse_all(path, end, block, reading):
                 table.add(parsed, length)
         columns = table.columns()
     except (_Unsupported, OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError,
@@ -69,6 +72,17 @@ def parse_blocks(path: Path, sep: str, head: bytes, numbers: np.dtype,
     finally:
         _trim_heap()
     return pd.DataFrame(dict(zip(names, columns)), index=pd.RangeIndex(table.rows), columns=names, copy=False)
+
+
+class _Reading(NamedTuple):
+    """How each block is parsed: the delimiter, the header's names, the dtype of numbers and the cell options."""
+
+    sep: str
+    names: pd.Index
+    numbers: np.dtype
+    exact: frozenset[str]
+    na_values: list[str] | None
+    text: dict[str, type] | None
 
 
 class _Block(NamedTuple):
@@ -162,7 +176,7 @@ def worker_count() -> int:
     return max(1, min(available, MAX_WORKERS))
 
 
-def _parse_all(path: Path, start: int, block: int, sep: str, names: pd.Index, numbers: np.dtype, exact: set[str]):
+def _parse_all(path: Path, start: int, block: int, reading: _Reading):
     """Each block's columns and byte length, in file order; workers read their own blocks, at most two each
     waiting in memory."""
     workers = worker_count()
@@ -170,7 +184,7 @@ def _parse_all(path: Path, start: int, block: int, sep: str, names: pd.Index, nu
     with open(path, "rb") as handle, ThreadPoolExecutor(max_workers=workers) as pool:
         try:
             for begin, end in _spans(handle, start, block, workers):
-                job = pool.submit(_read_block, handle.fileno(), begin, end, sep, names, numbers, exact)
+                job = pool.submit(_read_block, handle.fileno(), begin, end, reading)
                 pending.append((job, end - begin))
                 while len(pending) >= 2 * workers:
                     future, length = pending.pop(0)
@@ -201,19 +215,20 @@ def _spans(handle: io.BufferedReader, start: int, block: int, workers: int):
         start = end
 
 
-def _read_block(descriptor: int, begin: int, end: int, sep: str, names: pd.Index, numbers: np.dtype,
-                exact: set[str]) -> _Block:
+def _read_block(descriptor: int, begin: int, end: int, reading: _Reading) -> _Block:
     block = os.pread(descriptor, end - begin, begin)
     if len(block) != end - begin:
         raise _Unsupported("the file changed while it was read")
     if b'"' in block:
         raise _Unsupported("quoted fields")  # a line break may sit inside one
-    return _parse_block(block, sep, names, numbers, exact)
+    return _parse_block(block, reading)
 
 
-def _parse_block(block: bytes, sep: str, names: pd.Index, numbers: np.dtype, exact: set[str]) -> _Block:
-    frame = pd.read_csv(io.BytesIO(block), sep=sep, header=None, names=names, index_col=False,
-                        skip_blank_lines=False, encoding="utf-8", engine="c")
+def _parse_block(block: bytes, reading: _Reading) -> _Block:
+    names, numbers, exact = reading.names, reading.numbers, reading.exact
+    frame = pd.read_csv(io.BytesIO(block), sep=reading.sep, header=None, names=names, index_col=False,
+                        skip_blank_lines=False, encoding="utf-8", engine="c", na_values=reading.na_values,
+                        dtype=reading.text)
     rows = len(frame)
     if frame.shape[1] != len(names) or (b"\r" in block and rows != block.count(b"\n") + (block[-1:] != b"\n")):
         raise _Unsupported("rows do not match lines")  # a lone "\r" ended a line

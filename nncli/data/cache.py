@@ -284,10 +284,11 @@ def table_key(path: Path, sep: str) -> dict[str, Any] | None:
     return None if cache_path(path, "table", sep) is None else file_key(path)
 
 
-def load_table(path: Path, sep: str, key: dict[str, Any]) -> pd.DataFrame | None:
-    """The frame cached for this file and delimiter, if the file is unchanged since."""
+def load_table(path: Path, sep: str, key: dict[str, Any], options: dict[str, Any] | None = None) -> pd.DataFrame | None:
+    """The frame cached for this file, delimiter and reading `options` (`read_table`'s na_values and text
+    columns), if the file is unchanged since."""
     target = cache_path(path, "table", sep)
-    found = None if target is None else load(target, {"file": key, "sep": sep})
+    found = None if target is None else load(target, {"file": key, "sep": sep, **(options or {})})
     if found is None:
         return None
     try:
@@ -296,14 +297,15 @@ def load_table(path: Path, sep: str, key: dict[str, Any]) -> pd.DataFrame | None
         return None
 
 
-def store_table(path: Path, sep: str, frame: pd.DataFrame, key: dict[str, Any] | None) -> None:
+def store_table(path: Path, sep: str, frame: pd.DataFrame, key: dict[str, Any] | None,
+                options: dict[str, Any] | None = None) -> None:
     """Cache a parsed frame, keyed by the file as it was before parsing (nothing if it changed meanwhile)."""
     target = cache_path(path, "table", sep)
     if target is None or key is None or file_key(path) != key:
         return
     encoded = _frame_arrays(frame)
     if encoded is not None:
-        store(target, {"file": key, "sep": sep}, *encoded, background=True)
+        store(target, {"file": key, "sep": sep, **(options or {})}, *encoded, background=True)
 
 
 def _frame_arrays(frame: pd.DataFrame) -> tuple[Arrays, dict[str, Any]] | None:

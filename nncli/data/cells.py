@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Collection
 
 import numpy as np
 import pandas as pd
@@ -104,22 +105,71 @@ class Factor:
         return int(counts[~np.isnan(self.numbers)].sum()), int(present.sum())
 
 
-def factor(series: pd.Series, rows: np.ndarray | None = None) -> Factor:
-    """Factorise a column (or its `rows`); cells that read as numbers get canonical text ("1.0" and "1" are one)."""
+@dataclass(frozen=True)
+class Marks:
+    """Cell texts that mean "missing" beyond the empty cell and pandas' NA/NaN (`data.na_values`).
+
+    A mark that reads as a number (`-999`) also matches that number however it is written (`-999.0`), as in
+    pandas' `read_csv(na_values=...)`.
+    """
+
+    texts: frozenset[str] = frozenset()
+    numbers: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, na_values: Collection[str] = ()) -> Marks:
+        """The marks for a list of cell texts."""
+        numbers = pd.to_numeric(pd.Series(list(na_values), dtype=object), errors="coerce").dropna()
+        return cls(frozenset(str(text) for text in na_values), tuple(float(number) for number in numbers))
+
+    def __bool__(self) -> bool:
+        return bool(self.texts)
+
+    def number_mask(self, numbers: np.ndarray) -> np.ndarray:
+        """True where a number equals a mark."""
+        return np.isin(numbers, np.array(self.numbers, dtype=np.float64)) if self.numbers else \
+            np.zeros(len(numbers), dtype=bool)
+
+
+NO_MARKS = Marks()
+
+
+def factor(series: pd.Series, rows: np.ndarray | None = None, marks: Marks = NO_MARKS) -> Factor:
+    """Factorise a column (or its `rows`); cells that read as numbers get canonical text ("1.0" and "1" are one).
+
+    Cells matching `marks` are missing (code -1).
+    """
     codes, uniques = pd.factorize(series if rows is None else series.iloc[rows], use_na_sentinel=True)
     codes = np.asarray(codes, dtype=np.intp)
     if is_number_column(series):
         numbers = np.asarray(uniques, dtype=np.float64)
-        return Factor(codes, number_text(numbers), numbers)
+        return _unmarked(Factor(codes, number_text(numbers), numbers), marks.number_mask(numbers))
     objects = np.asarray(uniques, dtype=object)
     text = np.array([str(value) for value in objects], dtype=str) if len(objects) else np.array([], dtype=str)
     numbers = pd.to_numeric(pd.Series(objects, dtype=object), errors="coerce").to_numpy(np.float64, copy=True)
     is_bool = np.fromiter((isinstance(value, (bool, np.bool_)) for value in objects), bool, len(objects))
     numbers[is_bool] = np.nan
+    marked = (np.isin(text, list(marks.texts)) | marks.number_mask(numbers)) if marks else None
     parsed = ~np.isnan(numbers)
     if parsed.any():
         text = np.where(parsed, number_text(numbers), text)
-    return Factor(codes, text, numbers, objects)
+    return _unmarked(Factor(codes, text, numbers, objects), marked)
+
+
+def _unmarked(cells: Factor, marked: np.ndarray | None) -> Factor:
+    """The factor with the distinct values flagged in `marked` turned into missing cells."""
+    if marked is None or not marked.any():
+        return cells
+    codes = np.where(np.append(marked, False)[cells.codes], -1, cells.codes)
+    return Factor(codes, cells.text, cells.numbers, cells.raw)
+
+
+def canonical_text(texts: np.ndarray) -> np.ndarray:
+    """Texts as `factor` compares them: those that read as numbers in canonical form ("6.0" -> "6")."""
+    texts = np.asarray(texts, dtype=str)
+    numbers = pd.to_numeric(pd.Series(texts, dtype=object), errors="coerce").to_numpy(np.float64, copy=True)
+    parsed = np.isfinite(numbers)
+    return np.where(parsed, number_text(numbers), texts) if parsed.any() else texts
 
 
 @dataclass(frozen=True)
@@ -134,12 +184,12 @@ class BadCell:
 
 
 def numeric_cells(series: pd.Series, column: str, rows: np.ndarray | None = None, cells: Factor | None = None,
-                  dtype: np.dtype | str | None = None) -> tuple[np.ndarray, BadCell | None]:
+                  dtype: np.dtype | str | None = None, marks: Marks = NO_MARKS) -> tuple[np.ndarray, BadCell | None]:
     """The column (or its `rows`) as floats, NaN where missing, and its first cell that is not a finite number.
 
     Float columns keep their dtype (float32 stays float32, without a copy); others become float64.
     `cells` is the column's Factor when the caller already has it. With `dtype` (the run's), a number that is
-    finite as read but infinite in that dtype (1e39 in float32) is a problem too.
+    finite as read but infinite in that dtype (1e39 in float32) is a problem too. Cells matching `marks` are missing.
     """
     bad_text = None
     if is_number_column(series):
@@ -148,8 +198,11 @@ def numeric_cells(series: pd.Series, column: str, rows: np.ndarray | None = None
         else:
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)
         values = values if rows is None else values[rows]
+        if marks.numbers:
+            marked = marks.number_mask(values)
+            values = np.where(marked, np.nan, values).astype(values.dtype, copy=False) if marked.any() else values
     else:
-        cells = factor(series, rows) if cells is None else cells
+        cells = factor(series, rows, marks) if cells is None else cells
         values = cells.row_numbers()
         position = first_true((cells.codes >= 0) & np.isnan(values))
         if position is not None:
@@ -186,10 +239,24 @@ def sort_labels(text: np.ndarray, numbers: np.ndarray) -> tuple[np.ndarray, bool
 
 
 def label_values(text: np.ndarray, numeric: bool) -> list:
-    """Labels as Python values: ints when all are integral numbers, floats for other numbers, else strings."""
+    """Labels as Python values that print exactly as written: `6` an int, `6.0` and `0.5` floats, anything else
+    (text labels, `1e3`, `06`) a string. So `str(value)` is always the label's text."""
     if not numeric:
         return [str(label) for label in text]
-    numbers = text.astype(np.float64)
-    if np.all(numbers == np.trunc(numbers)):
-        return [int(number) for number in numbers]
-    return [float(number) for number in numbers]
+    return [_exact_value(str(label)) for label in text]
+
+
+def _exact_value(text: str) -> int | float | str:
+    try:
+        whole = int(text)
+        if str(whole) == text:
+            return whole
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+        if repr(number) == text:
+            return number
+    except ValueError:
+        pass
+    return text

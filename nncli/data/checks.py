@@ -2,39 +2,71 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from nncli.data.cells import BadCell, Factor, factor, format_values, is_number_column, line_of, numeric_cells
+from nncli.data.cells import (
+    NO_MARKS,
+    BadCell,
+    Factor,
+    Marks,
+    factor,
+    format_values,
+    is_number_column,
+    line_of,
+    numeric_cells,
+)
+from nncli.data.profile import ID_MIN_ROWS, is_id_like, is_index_like, is_unnamed, kind_warning
 from nncli.errors import ConfigError, DataError
+from nncli.registry import closest
 
 Cells = dict[str, "np.ndarray | Factor"]  # a numeric column as floats (NaN = missing), a label column as a Factor
 Factors = dict[str, Factor]  # columns already factorised, by name
 
 
+class MissingColumn(DataError):
+    """A column the config or the model names is not in the table."""
+
+    def __init__(self, column: str, available: Sequence[str], file: str | None):
+        suggestion = closest(str(column), [str(name) for name in available])
+        hint = "; " if suggestion is None else f"; did you mean {suggestion!r}? "
+        self.detail = f"{hint}available columns: {format_values(list(available))}"
+        super().__init__(f"column {column!r} not found{self.detail}", file=file)
+        self.name = column  # (`column` is the error's position in a line)
+
+    def in_file(self) -> str:
+        """The message naming the file, for an error that points at the config instead."""
+        return f"column {self.name!r} not found in {self.file}{self.detail}"
+
+
 def require_columns(frame: pd.DataFrame, names: Sequence[str], source: str) -> None:
-    """Every name is a column of the frame; otherwise a DataError naming it and listing the available ones."""
+    """Every name is a column of the frame; otherwise a MissingColumn naming it, the closest column name and the
+    available ones."""
     for name in names:
         if name not in frame.columns:
-            raise DataError(f"column {name!r} not found; available columns: {format_values(list(frame.columns))}",
-                            file=source)
+            raise MissingColumn(name, list(frame.columns), source)
 
 
 def resolve_features(frame: pd.DataFrame, targets: list[str], features: str | Sequence[str],
-                     source: str) -> list[str]:
-    """The feature columns in order: every non-target column for "all", else the listed ones."""
+                     source: str) -> tuple[list[str], list[str]]:
+    """The feature columns in order: every non-target column for "all" (except unnamed ones, which `to_csv()`
+    writes for the row index), else the listed ones; and the unnamed columns left out."""
     require_columns(frame, targets, source)
     if len(set(targets)) != len(targets):
         raise ConfigError("a target column is listed twice", field="data.target")
     if isinstance(features, str):
         if features != "all":
             raise ConfigError(f"expected 'all' or a list of column names, got {features!r}", field="data.features")
-        names = [name for name in frame.columns if name not in targets]
+        candidates = [name for name in frame.columns if name not in targets]
+        names = [name for name in candidates if not is_unnamed(name)]
         if not names:
-            raise DataError("there are no feature columns: every column is a target", file=source)
-        return names
+            unnamed = f" or has no name ({format_values(candidates)})" if candidates else ""
+            raise DataError(f"there are no feature columns: every column is a target{unnamed}; list the features "
+                            "in data.features", file=source)
+        return names, [name for name in candidates if is_unnamed(name)]
     names = list(features)
     for name in names:
         if name in targets:
@@ -44,14 +76,48 @@ def resolve_features(frame: pd.DataFrame, targets: list[str], features: str | Se
     if not names:
         raise ConfigError("the list of feature columns is empty", field="data.features")
     require_columns(frame, names, source)
-    return names
+    return names, []
 
 
-def mostly_numbers(series: pd.Series, rows: np.ndarray | None = None, factors: Factors | None = None) -> bool:
+def unnamed_warning(name: str) -> str:
+    """What a user is told about an unnamed column left out of `features: all`."""
+    return (f"column {name!r} has no name in the header (a row index DataFrame.to_csv() saved without "
+            "index=False?): left out of the features; list it in data.features to use it, or drop it from the file")
+
+
+def suspicious_features(cells: Cells, index: pd.Index, names: Sequence[str]) -> list[str]:
+    """Warnings for features that look like a saved row index or an ID (unique per row), one line each."""
+    warnings = []
+    for name in names:
+        kind = _suspicious_kind(cells[name], index, name)
+        if kind is not None:
+            warnings.append(kind_warning(name, kind) or "")
+    return warnings
+
+
+def _suspicious_kind(cell: np.ndarray | Factor, index: pd.Index, name: str) -> str | None:
+    rows = len(index)
+    if has_missing(cell) or rows < 3:
+        return None
+    if isinstance(cell, Factor):  # factorised from these very rows: each distinct value is used
+        return "id-like" if is_id_like(len(cell.text), rows, False, False) else None
+    positions = index.to_numpy() if index.dtype.kind in "iu" else None
+    if is_index_like(name, pd.Series(cell, copy=False), positions):
+        return "index-like"
+    if rows <= ID_MIN_ROWS or not bool((cell == np.floor(cell)).all()):
+        return None
+    head = cell[:1000]
+    if len(np.unique(head)) < len(head):  # a repeat among the first rows: not unique, no need to look further
+        return None
+    return "id-like" if is_id_like(len(np.unique(cell)), rows, True, True) else None
+
+
+def mostly_numbers(series: pd.Series, rows: np.ndarray | None = None, factors: Factors | None = None,
+                   marks: Marks = NO_MARKS) -> bool:
     """A column is numeric when most of its non-missing cells (among `rows`) read as numbers."""
     if is_number_column(series):
         return True
-    cells = factor(series, rows)
+    cells = factor(series, rows, marks)
     if factors is not None:
         factors[series.name] = cells
     numbers, present = cells.numeric_share()
@@ -59,7 +125,8 @@ def mostly_numbers(series: pd.Series, rows: np.ndarray | None = None, factors: F
 
 
 def resolve_categorical(frame: pd.DataFrame, features: list[str], categorical: str | Sequence[str],
-                        rows: np.ndarray | None = None, factors: Factors | None = None) -> list[str]:
+                        rows: np.ndarray | None = None, factors: Factors | None = None,
+                        marks: Marks = NO_MARKS) -> list[str]:
     """The features to one-hot encode: the non-numeric ones for "auto", else the listed ones (in feature order).
 
     Columns factorised on the way are left in `factors` for `read_cells`.
@@ -68,7 +135,7 @@ def resolve_categorical(frame: pd.DataFrame, features: list[str], categorical: s
         if categorical != "auto":
             raise ConfigError(f"expected 'auto' or a list of column names, got {categorical!r}",
                               field="data.categorical")
-        return [name for name in features if not mostly_numbers(frame[name], rows, factors)]
+        return [name for name in features if not mostly_numbers(frame[name], rows, factors, marks)]
     listed = list(categorical)
     for name in listed:
         if name not in features:
@@ -79,17 +146,18 @@ def resolve_categorical(frame: pd.DataFrame, features: list[str], categorical: s
 
 def read_cells(frame: pd.DataFrame, numeric: list[str], labels: list[str], source: str,
                rows: np.ndarray | None = None, numeric_targets: Sequence[str] = (),
-               factors: Factors | None = None, dtype: np.dtype | str | None = None) -> tuple[Cells, pd.Index]:
+               factors: Factors | None = None, dtype: np.dtype | str | None = None,
+               marks: Marks = NO_MARKS) -> tuple[Cells, pd.Index]:
     """Numeric columns as floats and label columns as Factors, for `rows` (all when None), and their index.
 
-    The earliest cell that is not a number, is infinite, or (with the run's `dtype`) is too large for that dtype,
-    in a numeric column, is a DataError.
+    Cells matching `marks` (data.na_values) are missing. The earliest cell that is not a number, is infinite, or
+    (with the run's `dtype`) is too large for that dtype, in a numeric column, is a DataError.
     """
     index = frame.index if rows is None else frame.index[rows]
     cells: Cells = {}
     problems: list[BadCell] = []
     for name in numeric:
-        cells[name], problem = numeric_cells(frame[name], name, rows, (factors or {}).get(name), dtype)
+        cells[name], problem = numeric_cells(frame[name], name, rows, (factors or {}).get(name), dtype, marks)
         if problem is not None:
             problems.append(problem)
     if problems:
@@ -97,7 +165,7 @@ def read_cells(frame: pd.DataFrame, numeric: list[str], labels: list[str], sourc
                           source)
     for name in labels:
         known = (factors or {}).get(name)
-        cells[name] = factor(frame[name], rows) if known is None else known
+        cells[name] = factor(frame[name], rows, marks) if known is None else known
     return cells, index
 
 
@@ -126,45 +194,85 @@ def has_missing(cell: np.ndarray | Factor) -> bool:
     return not np.isfinite(cell.sum()) and bool(np.isnan(cell).any())
 
 
+SKIP_REASONS = ("missing_target", "missing_features")
+"""Why rows are skipped: a missing target (data.missing_target: drop), a missing feature (data.missing: drop)."""
+
+
+@dataclass
+class PreparedRows:
+    """A table prepared for the network, and what preparing it left out or noticed.
+
+    `skipped` maps each reason in SKIP_REASONS (`missing_target`, `missing_features`) to the labels of the rows
+    skipped for it (a row of a CSV file read by `read_table` is labelled with its file line - 2). `warnings` are
+    one line each for the user (categories unseen in training under `unknown_category: ignore`, columns that
+    look like a saved index or an ID).
+    """
+
+    frame: pd.DataFrame
+    skipped: dict[str, pd.Index] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def skipped_counts(self) -> dict[str, int]:
+        """Rows skipped by reason, every reason present: `{"missing_target": 12, "missing_features": 0}`."""
+        return {reason: len(self.skipped.get(reason, ())) for reason in SKIP_REASONS}
+
+
 def handle_missing(cells: Cells, index: pd.Index, policy: str, features: list[str], targets: list[str],
-                   can_drop: bool, source: str) -> tuple[Cells, pd.Index]:
-    """Apply the missing-cell policy: refuse, drop the rows (when rows may be dropped), or leave for imputing."""
-    checked = features + targets if policy != "impute" else targets
-    masks = [missing_mask(cells[name]) for name in checked if has_missing(cells[name])]
+                   can_drop: bool, source: str, missing_target: str = "drop") -> tuple[Cells, pd.Index, dict]:
+    """Apply the missing-cell policies, and return the cells and index kept and the labels of the rows skipped,
+    by reason (SKIP_REASONS; a row missing both its target and a feature counts as missing its target).
+
+    Rows missing a target are skipped (`missing_target: drop`) or refused; rows missing a feature are refused,
+    skipped (`policy` drop, when rows may be dropped) or left for imputing.
+    """
+    skipped = {reason: index[:0] for reason in SKIP_REASONS}
+    drop = _missing_rows(cells, targets, len(index))
+    if drop is not None and missing_target == "error":
+        _refuse(cells, index, targets, drop, "missing target value (data.missing_target is 'error'; set it to "
+                                             "'drop' to skip such rows)", source)
+    if drop is not None:
+        skipped["missing_target"] = index[drop]
+    gaps = None if policy == "impute" else _missing_rows(cells, features, len(index))
+    if gaps is not None and drop is not None:
+        gaps &= ~drop
+    if gaps is not None and gaps.any():
+        if policy != "drop" or not can_drop:
+            reason = ("data.missing is 'drop', but rows cannot be dropped when predicting" if policy == "drop" else
+                      "data.missing is 'error'; set it to 'drop' or 'impute' to accept missing cells")
+            _refuse(cells, index, features, gaps, f"missing value ({reason})", source)
+        skipped["missing_features"] = index[gaps]
+        drop = gaps if drop is None else drop | gaps
+    if drop is None or not drop.any():
+        return cells, index, skipped
+    keep = ~drop
+    return {name: _take(cell, keep) for name, cell in cells.items()}, index[keep], skipped
+
+
+def nothing_left(skipped: dict[str, pd.Index]) -> str:
+    """The message when every row was skipped: how many for each reason."""
+    reasons = [f"{len(skipped[reason])} {what}" for reason, what in
+               (("missing_target", "with a missing target"), ("missing_features", "with missing feature cells"))
+               if len(skipped[reason])]
+    return f"no rows left after skipping the rows {' and '.join(reasons)}"
+
+
+def _missing_rows(cells: Cells, names: list[str], rows: int) -> np.ndarray | None:
+    """True for the rows missing a cell in any of `names`; None when no such row exists."""
+    masks = [missing_mask(cells[name]) for name in names if has_missing(cells[name])]
     if not masks:
-        return cells, index
-    any_missing = np.logical_or.reduce(masks)
-    if not any_missing.any():
-        return cells, index
-    if policy == "drop" and can_drop:
-        keep = ~any_missing
-        kept = {name: _take(cell, keep) for name, cell in cells.items()}
-        return kept, index[keep]
-    row = int(np.argmax(any_missing))
-    column = next(name for name in checked if missing_mask(cells[name])[row])
-    if policy == "impute":
-        reason = "targets are never imputed; set data.missing: drop to skip such rows"
-    elif policy == "drop":
-        reason = "data.missing is 'drop', but rows cannot be dropped when predicting"
-    else:
-        reason = "data.missing is 'error'; set it to 'drop' or 'impute' to accept missing cells"
-    raise DataError(f"column {column!r}: missing value ({reason})", file=source, line=line_of(index, row))
+        return None
+    return np.logical_or.reduce(masks) if len(masks) > 1 else masks[0]
+
+
+def _refuse(cells: Cells, index: pd.Index, names: list[str], rows: np.ndarray, message: str, source: str) -> None:
+    """The DataError for the first of `rows`, naming its first column with a missing cell."""
+    row = int(np.argmax(rows))
+    column = next(name for name in names if missing_mask(cells[name])[row])
+    raise DataError(f"column {column!r}: {message}", file=source, line=line_of(index, row))
 
 
 def _take(cell: np.ndarray | Factor, keep: np.ndarray) -> np.ndarray | Factor:
     if isinstance(cell, Factor):
         return Factor(cell.codes[keep], cell.text, cell.numbers, cell.raw)
     return cell[keep]
-
-
-def label_codes(cell: Factor, labels: np.ndarray, column: str, index: pd.Index, source: str | None,
-                kind: str) -> np.ndarray:
-    """Per-row positions in `labels` (-1 where missing); a value not among them is a DataError."""
-    positions = np.append(pd.Index(labels).get_indexer(cell.text), -1)[cell.codes]
-    unseen = (cell.codes >= 0) & (positions < 0)
-    if unseen.any():
-        row = int(np.argmax(unseen))
-        raise DataError(f"column {column!r}: unknown {kind} {cell.shown(cell.codes[row])}; known: "
-                        f"{format_values(list(labels))}",
-                        file=source, line=line_of(index, row))
-    return positions

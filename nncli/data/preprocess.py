@@ -1,37 +1,54 @@
 """Preprocessing fitted on the training split and saved with the model: checks, imputation, scaling, one-hot.
 
 Inputs are laid out feature by feature in `feature_names` order: a numeric feature is one scaled column, a
-categorical one is one column per training category (sorted), plus one for "missing" under `missing: impute`.
+categorical one a one-hot block (see `nncli.data.encoding`: a column per frequent training category, then the
+shared `<infrequent>` one and, under `missing: impute`, a `<missing>` one).
 Numbers are first rounded to the network's dtype, then scaled in float64 with statistics taken from those
 rounded values: so a table parsed straight to float32 and one parsed to float64 give the same inputs. A number
 too large for that dtype (1e39 in float32) is refused, and so is a feature matrix larger than `feature_limit()`.
+Class labels keep the text the training CSV wrote them in (`6.0`), and compare by value (`6` is the same class).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from nncli.data.blocks import memory_quarter, worker_count
-from nncli.data.cells import Factor, factor, format_values, label_values, line_of, size_text, sort_labels
+from nncli.data.cells import Marks, canonical_text, factor, label_values, line_of, size_text
 from nncli.data.checks import (
     Cells,
     Factors,
+    PreparedRows,
     handle_missing,
-    label_codes,
+    nothing_left,
     read_cells,
     require_columns,
     resolve_categorical,
     resolve_features,
+    suspicious_features,
+    unnamed_warning,
 )
+from nncli.data.encoding import (
+    UNKNOWN_CATEGORY,
+    Slots,
+    check_classes,
+    class_codes,
+    slot_codes,
+    split_frequent,
+    text_array,
+    vocabulary,
+)
+from nncli.data.statistics import feature_statistics
 from nncli.errors import ConfigError, DataError
 
 ENCODINGS = {"classification": ("binary", "onehot"), "regression": ("values",)}
 SCALES = ("standard", "minmax", "none")
 MISSING = ("error", "drop", "impute")
+MISSING_TARGET = ("drop", "error")
 _BLOCK_ROWS = 8192
 _PARALLEL_ROWS = 8 * _BLOCK_ROWS  # below this, starting threads costs more than it saves
 # The largest feature matrix built, in bytes; None: a quarter of the machine's physical memory (4 GiB where the
@@ -50,35 +67,44 @@ class Preprocessor:
     def __init__(self, *, feature_names: Sequence[str], categories: Mapping[str, Sequence[str]],
                  impute_values: np.ndarray, offset: np.ndarray, divisor: np.ndarray, target_names: Sequence[str],
                  class_text: Sequence[str], classes_numeric: bool, task: str, target_encoding: str,
-                 missing: str, scale: str, dtype: np.dtype | str = "float64"):
+                 missing: str, scale: str, dtype: np.dtype | str = "float64",
+                 infrequent: Mapping[str, Sequence[str]] | None = None, na_values: Sequence[str] = (),
+                 missing_target: str = "drop", unknown_category: str = "error"):
         if task not in ENCODINGS or target_encoding not in ENCODINGS[task]:
             raise ValueError(f"task {task!r} does not take target encoding {target_encoding!r}")
-        if scale not in SCALES or missing not in MISSING:
-            raise ValueError(f"unknown scale {scale!r} or missing policy {missing!r}")
+        for setting, value, valid in (("scale", scale, SCALES), ("missing", missing, MISSING),
+                                      ("missing_target", missing_target, MISSING_TARGET),
+                                      ("unknown_category", unknown_category, UNKNOWN_CATEGORY)):
+            if value not in valid:
+                raise ValueError(f"{setting} must be one of {', '.join(valid)}, got {value!r}")
         self.feature_names = list(feature_names)
         self.categories = {name: list(categories[name]) for name in self.feature_names if name in categories}
+        self.infrequent = {name: list((infrequent or {}).get(name, [])) for name in self.categories}
         self.impute_values = np.asarray(impute_values, dtype=np.float64)
         self.offset = np.asarray(offset, dtype=np.float64)
         self.divisor = np.asarray(divisor, dtype=np.float64)
         self.target_names = list(target_names)
-        self.class_text = np.asarray(class_text, dtype=str)
+        self.class_text = np.asarray(class_text, dtype=str)  # as the training CSV wrote them
         self.classes_numeric = bool(classes_numeric)
         self.classes = label_values(self.class_text, self.classes_numeric)
+        self._class_keys = canonical_text(self.class_text)  # what a cell is compared with
         self.task, self.target_encoding, self.missing, self.scale = task, target_encoding, missing, scale
+        self.na_values, self._marks = [str(text) for text in na_values], Marks.of(na_values)
+        self.missing_target, self.unknown_category = missing_target, unknown_category
         self.dtype = np.dtype(dtype)  # the network's: numbers must be finite in it
         self._layout()
 
     def _layout(self) -> None:
-        extra = int(self.missing == "impute")
         self.input_names: list[str] = []
         self._numeric = [name for name in self.feature_names if name not in self.categories]
+        self._slots = {name: Slots(self.categories[name], self.infrequent[name], self.missing == "impute")
+                       for name in self.categories}
         numeric_positions, self._onehot = [], []
         for name in self.feature_names:
             if name in self.categories:
-                width = len(self.categories[name]) + extra
-                self._onehot.append((name, len(self.input_names), width))
-                self.input_names += [f"{name}={value}" for value in self.categories[name]]
-                self.input_names += [f"{name}=<missing>"] * extra
+                slots = self._slots[name]
+                self._onehot.append((name, len(self.input_names), slots.width))
+                self.input_names += slots.names(name)
             else:
                 numeric_positions.append(len(self.input_names))
                 self.input_names.append(name)
@@ -91,65 +117,89 @@ class Preprocessor:
     # ----- fitting
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, *, target: str | list[str], features: str | list[str],
-            categorical: str | list[str], scale: str, missing: str, task: str, target_encoding: str,
-            source: str, rows: np.ndarray | None = None, dtype: np.dtype | str = np.float64) -> Preprocessor:
-        """Learn columns, categories, classes and statistics from the training frame (or its `rows`).
+    def fit(cls, frame: pd.DataFrame, **settings: Any) -> Preprocessor:
+        """Learn columns, categories, classes and statistics from the training frame (settings: see `fit_rows`)."""
+        return cls.fit_rows(frame, **settings)[0]
+
+    @classmethod
+    def fit_prepare(cls, frame: pd.DataFrame, **settings: Any) -> tuple[Preprocessor, pd.DataFrame]:
+        """`fit`, plus the training frame prepared by the fitted preprocessor (checked once, not twice)."""
+        fitted, prepared = cls.fit_rows(frame, **settings)
+        return fitted, prepared.frame
+
+    @classmethod
+    def fit_rows(cls, frame: pd.DataFrame, *, target: str | list[str], features: str | list[str],
+                 categorical: str | list[str], scale: str, missing: str, task: str, target_encoding: str,
+                 source: str, rows: np.ndarray | None = None, dtype: np.dtype | str = np.float64,
+                 na_values: Sequence[str] = (), missing_target: str = "drop", unknown_category: str = "error",
+                 min_frequency: int = 1) -> tuple[Preprocessor, PreparedRows]:
+        """Fit on the training frame (or its `rows`), and prepare it: the settings are the `data.` config keys.
 
         `dtype` is the network's: the statistics are those of the numbers rounded to it, as `features` feeds them.
         """
-        return cls.fit_prepare(frame, target=target, features=features, categorical=categorical, scale=scale,
-                               missing=missing, task=task, target_encoding=target_encoding, source=source,
-                               rows=rows, dtype=dtype)[0]
-
-    @classmethod
-    def fit_prepare(cls, frame: pd.DataFrame, *, target: str | list[str], features: str | list[str],
-                    categorical: str | list[str], scale: str, missing: str, task: str, target_encoding: str,
-                    source: str, rows: np.ndarray | None = None,
-                    dtype: np.dtype | str = np.float64) -> tuple[Preprocessor, pd.DataFrame]:
-        """`fit`, plus the training frame prepared by the fitted preprocessor (checked once, not twice)."""
         targets = [target] if isinstance(target, str) else list(target)
         if task == "classification" and len(targets) != 1:
             raise ConfigError(f"classification takes one target column, got {len(targets)}: "
                               f"{', '.join(targets)}", field="data.target")
-        feature_names = resolve_features(frame, targets, features, source)
+        marks = Marks.of(na_values)
+        feature_names, unnamed = resolve_features(frame, targets, features, source)
         factors: Factors = {}
-        categorical_names = resolve_categorical(frame, feature_names, categorical, rows, factors)
+        categorical_names = resolve_categorical(frame, feature_names, categorical, rows, factors, marks)
         numeric = [name for name in feature_names if name not in categorical_names]
         labels = categorical_names + (targets if task == "classification" else [])
         numeric_targets = targets if task == "regression" else []
         cells, index = read_cells(frame, numeric + numeric_targets, labels, source, rows, numeric_targets, factors,
-                                  dtype)
-        cells, index = handle_missing(cells, index, missing, feature_names, targets, True, source)
+                                  dtype, marks)
+        warnings = [unnamed_warning(name) for name in unnamed]
+        if features == "all":
+            warnings += suspicious_features(cells, index, feature_names)
+        cells, index, skipped = handle_missing(cells, index, missing, feature_names, targets, True, source,
+                                               missing_target)
         if not len(index):
-            raise DataError("no rows left after dropping the rows with missing cells", file=source)
-        categories = {name: _vocabulary(cells[name], name, source)[0] for name in categorical_names}
-        impute, offset, divisor = _statistics(cells, feature_names, categories, scale, source, np.dtype(dtype))
+            raise DataError(nothing_left(skipped), file=source)
+        vocabularies = {name: vocabulary(cells[name], name, source) for name in categorical_names}
+        split = {name: split_frequent(vocab, min_frequency) for name, vocab in vocabularies.items()}
+        impute, offset, divisor = feature_statistics(cells, feature_names, split, scale, source, np.dtype(dtype))
         class_text, classes_numeric = np.array([], dtype=str), False
         if task == "classification":
-            class_text, classes_numeric = _vocabulary(cells[targets[0]], targets[0], source)
-            _check_classes(class_text, targets[0], target_encoding, source)
-        fitted = cls(feature_names=feature_names, categories=categories, impute_values=impute, offset=offset,
+            classes = vocabulary(cells[targets[0]], targets[0], source)
+            class_text, classes_numeric = classes.written, classes.numeric
+            check_classes(class_text, targets[0], target_encoding, source)
+        fitted = cls(feature_names=feature_names, categories={name: pair[0] for name, pair in split.items()},
+                     infrequent={name: pair[1] for name, pair in split.items()}, impute_values=impute, offset=offset,
                      divisor=divisor, target_names=targets, class_text=class_text, classes_numeric=classes_numeric,
-                     task=task, target_encoding=target_encoding, missing=missing, scale=scale, dtype=dtype)
+                     task=task, target_encoding=target_encoding, missing=missing, scale=scale, dtype=dtype,
+                     na_values=na_values, missing_target=missing_target, unknown_category=unknown_category)
         fitted._check_size(len(index), source)
-        return fitted, fitted._assemble(cells, index, source, with_targets=True)
+        prepared, _ = fitted._assemble(cells, index, source, with_targets=True)
+        return fitted, PreparedRows(prepared, skipped, warnings)
 
     # ----- applying
 
     def prepare(self, frame: pd.DataFrame, *, source: str, require_target: bool,
                 rows: np.ndarray | None = None) -> pd.DataFrame:
         """Check and clean a table (or its `rows`): used columns only, numbers as floats, known categories."""
+        return self.prepare_rows(frame, source=source, require_target=require_target, rows=rows).frame
+
+    def prepare_rows(self, frame: pd.DataFrame, *, source: str, require_target: bool,
+                     rows: np.ndarray | None = None) -> PreparedRows:
+        """`prepare`, with the rows it skipped and why, and its warnings (see `PreparedRows`).
+
+        Rows missing a target are skipped under `missing_target: drop` (targets are read only with
+        `require_target`); rows missing a feature are skipped under `missing: drop` when the target is required
+        (eval, validation and test data), and refused when predicting.
+        """
         targets = self.target_names if require_target else []
         require_columns(frame, self.feature_names + targets, source)
         numeric_targets = targets if self.task == "regression" else []
         labels = list(self.categories) + (targets if self.task == "classification" else [])
         cells, index = read_cells(frame, self._numeric + numeric_targets, labels, source, rows, numeric_targets,
-                                  dtype=self.dtype)
-        cells, index = handle_missing(cells, index, self.missing, self.feature_names, targets,
-                                      require_target, source)
+                                  dtype=self.dtype, marks=self._marks)
+        cells, index, skipped = handle_missing(cells, index, self.missing, self.feature_names, targets,
+                                               require_target, source, self.missing_target)
         self._check_size(len(index), source)
-        return self._assemble(cells, index, source, with_targets=require_target)
+        prepared, warnings = self._assemble(cells, index, source, with_targets=require_target)
+        return PreparedRows(prepared, skipped, warnings)
 
     def _check_size(self, rows: int, source: str) -> None:
         """Refuse, before it is built, a feature matrix over `feature_limit()` that a one-hot encoding widens."""
@@ -163,27 +213,32 @@ class Preprocessor:
             f"{size_text(needed)}, over the limit of {size_text(limit)}; leave the column out by listing the other "
             "columns in data.features", file=source)
 
-    def _assemble(self, cells: Cells, index: pd.Index, source: str, with_targets: bool) -> pd.DataFrame:
+    def _assemble(self, cells: Cells, index: pd.Index, source: str,
+                  with_targets: bool) -> tuple[pd.DataFrame, list[str]]:
+        """The prepared frame (a categorical feature as its one-hot positions, a class as its position among
+        the classes) and the warnings about ignored unseen categories."""
         columns: dict[str, object] = {}
+        warnings = []
         for position, name in enumerate(self.feature_names):
             cell = cells[name]
             if name in self.categories:
-                columns[name] = self._categorical(cell, self.categories[name], name, index, source, "category")
+                slots = self._slots[name]
+                codes, warning = slot_codes(cell, slots, self.unknown_category, name, index, source)
+                columns[name] = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(slots.width))
+                warnings += [warning] if warning is not None else []
             elif self.missing == "impute" and np.isnan(cell).any():
                 columns[name] = np.where(np.isnan(cell), self.impute_values[position], cell)
             else:
                 columns[name] = cell
         for name in self.target_names if with_targets else []:
             cell = cells[name]
-            columns[name] = (self._categorical(cell, self.class_text, name, index, source, "class")
-                             if self.task == "classification" else cell)
-        return pd.DataFrame(columns, index=index, copy=False)
-
-    @staticmethod
-    def _categorical(cell: Factor, labels: Sequence[str], name: str, index: pd.Index, source: str,
-                     kind: str) -> pd.Categorical:
-        codes = label_codes(cell, np.asarray(labels, dtype=str), name, index, source, kind)
-        return pd.Categorical.from_codes(codes, categories=pd.Index(list(labels), dtype=object))
+            if self.task == "classification":
+                codes = class_codes(cell, self._class_keys, self.class_text, name, index, source)
+                columns[name] = pd.Categorical.from_codes(codes, categories=pd.Index(list(self.class_text),
+                                                                                     dtype=object))
+            else:
+                columns[name] = cell
+        return pd.DataFrame(columns, index=index, copy=False), warnings
 
     def features(self, frame: pd.DataFrame, dtype: np.dtype | str) -> np.ndarray:
         """Network inputs (rows, input_width) from a prepared frame: numbers rounded to `dtype`, then scaled."""
@@ -202,7 +257,11 @@ class Preprocessor:
             block = out[:, start:start + width]
             block.fill(0)
             codes = np.asarray(frame[name].cat.codes, dtype=np.intp)
-            block[np.arange(rows), np.where(codes < 0, width - 1, codes)] = 1
+            placed = codes >= 0  # -1: a category unseen in training, ignored: an all-zero block
+            if placed.all():
+                block[np.arange(rows), codes] = 1
+            else:
+                block[np.flatnonzero(placed), codes[placed]] = 1
         return out
 
     def _scale_rows(self, columns: list[np.ndarray], out: np.ndarray, first: int, last: int) -> None:
@@ -231,7 +290,8 @@ class Preprocessor:
         if isinstance(column.dtype, pd.CategoricalDtype) and list(column.cat.categories) == list(self.class_text):
             codes = np.asarray(column.cat.codes, dtype=np.intp)
         else:
-            codes = label_codes(factor(column), self.class_text, name, frame.index, None, "class")
+            codes = class_codes(factor(column, marks=self._marks), self._class_keys, self.class_text, name,
+                                frame.index, None)
         if (codes < 0).any():
             raise DataError(f"column {name!r}: missing class label",
                             line=line_of(frame.index, int(np.argmax(codes < 0))))
@@ -250,7 +310,8 @@ class Preprocessor:
         return out
 
     def decode(self, outputs: np.ndarray) -> pd.DataFrame:
-        """Predictions: one column per target (class label or value), and `prob_<class>` per class."""
+        """Predictions: one column per target (the class label as the training CSV wrote it, or the value), and
+        `prob_<class>` per class."""
         outputs = np.asarray(outputs)
         width = {"binary": 1, "onehot": len(self.classes), "values": len(self.target_names)}[self.target_encoding]
         if outputs.ndim != 2 or outputs.shape[1] != width:
@@ -263,7 +324,10 @@ class Preprocessor:
         else:
             probabilities = outputs
         chosen = np.argmax(probabilities, axis=1)  # a tie (p = 0.5) goes to the first class
-        columns: dict[str, np.ndarray] = {self.target_names[0]: np.asarray(self.classes)[chosen]}
+        # one type for all labels: an array of it; else (`1` and `2.5`) objects, each printing as written
+        same_type = len({type(label) for label in self.classes}) == 1
+        labels = np.asarray(self.classes, dtype=None if same_type else object)
+        columns: dict[str, np.ndarray] = {self.target_names[0]: labels[chosen]}
         for j, text in enumerate(self.class_text):
             columns[f"prob_{text}"] = probabilities[:, j]
         return pd.DataFrame(columns)
@@ -275,30 +339,39 @@ class Preprocessor:
         arrays = {
             "task": np.array(self.task), "target_encoding": np.array(self.target_encoding),
             "missing": np.array(self.missing), "scale": np.array(self.scale),
-            "feature_names": _text_array(self.feature_names),
+            "feature_names": text_array(self.feature_names),
             "categorical": np.array([name in self.categories for name in self.feature_names], dtype=bool),
             "impute_values": self.impute_values.copy(), "scale_offset": self.offset.copy(),
-            "scale_divisor": self.divisor.copy(), "target_names": _text_array(self.target_names),
-            "classes": _text_array(self.class_text), "classes_numeric": np.array(self.classes_numeric),
-            "dtype": np.array(self.dtype.name),
+            "scale_divisor": self.divisor.copy(), "target_names": text_array(self.target_names),
+            "classes": text_array(self.class_text), "classes_numeric": np.array(self.classes_numeric),
+            "dtype": np.array(self.dtype.name), "na_values": text_array(self.na_values),
+            "missing_target": np.array(self.missing_target), "unknown_category": np.array(self.unknown_category),
         }
         for name, values in self.categories.items():
-            arrays[f"categories.{name}"] = _text_array(values)
+            arrays[f"categories.{name}"] = text_array(values)
+            if self.infrequent[name]:
+                arrays[f"infrequent.{name}"] = text_array(self.infrequent[name])
         return arrays
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Preprocessor:
-        """The preprocessor `to_arrays` saved (a KeyError names a missing entry)."""
+        """The preprocessor `to_arrays` saved (a KeyError names a missing entry); files from before na_values,
+        missing_target, unknown_category and min_frequency get those settings' defaults."""
         names = [str(name) for name in arrays["feature_names"]]
         is_categorical = np.asarray(arrays["categorical"], dtype=bool)
-        categories = {name: [str(value) for value in arrays[f"categories.{name}"]]
-                      for name, flag in zip(names, is_categorical) if flag}
-        return cls(feature_names=names, categories=categories, impute_values=arrays["impute_values"],
-                   offset=arrays["scale_offset"], divisor=arrays["scale_divisor"],
-                   target_names=[str(name) for name in arrays["target_names"]], class_text=arrays["classes"],
-                   classes_numeric=bool(arrays["classes_numeric"]), task=str(arrays["task"]),
-                   target_encoding=str(arrays["target_encoding"]), missing=str(arrays["missing"]),
-                   scale=str(arrays["scale"]), dtype=str(arrays["dtype"]) if "dtype" in arrays else "float64")
+        categorical = [name for name, flag in zip(names, is_categorical) if flag]
+        categories = {name: [str(value) for value in arrays[f"categories.{name}"]] for name in categorical}
+        infrequent = {name: [str(value) for value in arrays.get(f"infrequent.{name}", [])] for name in categorical}
+        return cls(feature_names=names, categories=categories, infrequent=infrequent,
+                   impute_values=arrays["impute_values"], offset=arrays["scale_offset"],
+                   divisor=arrays["scale_divisor"], target_names=[str(name) for name in arrays["target_names"]],
+                   class_text=arrays["classes"], classes_numeric=bool(arrays["classes_numeric"]),
+                   task=str(arrays["task"]), target_encoding=str(arrays["target_encoding"]),
+                   missing=str(arrays["missing"]), scale=str(arrays["scale"]),
+                   dtype=str(arrays["dtype"]) if "dtype" in arrays else "float64",
+                   na_values=[str(text) for text in arrays.get("na_values", [])],
+                   missing_target=str(arrays.get("missing_target", "drop")),
+                   unknown_category=str(arrays.get("unknown_category", "error")))
 
 
 def _row_ranges(rows: int, parts: int) -> list[tuple[int, int]]:
@@ -313,56 +386,3 @@ def _floats(column: pd.Series) -> np.ndarray:
     values = column.to_numpy()
     return values if values.dtype.kind == "f" else column.to_numpy(dtype=np.float64, na_value=np.nan)
 
-
-def _text_array(values: Sequence[str]) -> np.ndarray:
-    return np.array([str(value) for value in values], dtype=str) if len(values) else np.array([], dtype="<U1")
-
-
-def _vocabulary(cell: Factor, name: str, source: str) -> tuple[np.ndarray, bool]:
-    """The distinct values present in a label column, sorted (numerically when all are numbers)."""
-    present = np.unique(cell.codes[cell.codes >= 0])
-    if not present.size:
-        raise DataError(f"column {name!r} has no values in the training data", file=source)
-    return sort_labels(cell.text[present], cell.numbers[present])
-
-
-def _check_classes(class_text: np.ndarray, name: str, encoding: str, source: str) -> None:
-    shown = format_values(list(class_text))
-    if len(class_text) < 2:
-        raise DataError(f"column {name!r} has a single class ({shown}); classification needs at least 2",
-                        file=source)
-    if encoding == "binary" and len(class_text) != 2:
-        raise DataError(f"column {name!r} has {len(class_text)} classes ({shown}); binary_crossentropy needs "
-                        "exactly 2: use categorical_crossentropy with a softmax output", file=source)
-
-
-def _statistics(cells: Cells, feature_names: list[str], categories: dict, scale: str, source: str,
-                dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per feature: the imputation value (training mean), and the scaling offset and divisor.
-
-    They are taken, in float64, from the numbers rounded to the network's `dtype` (one column at a time).
-    """
-    count = len(feature_names)
-    impute, offset, divisor = np.full(count, np.nan), np.zeros(count), np.ones(count)
-    for position, name in enumerate(feature_names):
-        if name in categories:
-            continue
-        values = cells[name].astype(dtype, copy=False).astype(np.float64, copy=False)
-        total = values.sum()
-        if np.isnan(total):  # a cell is missing (infinite ones were refused)
-            missing = np.isnan(values)
-            if missing.all():
-                raise DataError(f"column {name!r} has no values in the training data", file=source)
-            impute[position] = values[~missing].mean()
-            values = np.where(missing, impute[position], values)
-            mean = values.mean()
-        else:
-            impute[position] = mean = total / len(values)  # what values.mean() computes, without a second pass
-        if scale == "standard":
-            offset[position], spread = mean, values.std(mean=np.array([mean]))
-        elif scale == "minmax":
-            offset[position], spread = values.min(), values.max() - values.min()
-        else:
-            continue
-        divisor[position] = spread if spread > 0 else 1.0
-    return impute, offset, divisor

@@ -6,6 +6,7 @@ operations, so a large file costs about one read.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 
 TOP_VALUES = 5
+ID_MIN_ROWS = 20  # fewer rows can be unique per row by chance
+UNNAMED = re.compile(r"Unnamed: \d+")
 STRATIFY_MIN_ROWS = 2  # a stratified split needs a class in both parts
 LEAK_PURITY = 0.999  # a column whose values give the target for this share of rows predicts it alone
 
@@ -94,31 +97,49 @@ def _kind(name: str, present: pd.Series, distinct: int, numeric: bool, rows: int
     if is_index_like(name, present):
         return "index-like"
     integral = numeric and bool((present == np.floor(present)).all()) if numeric else False
-    if distinct == rows and rows > 20 and (not numeric or integral):
+    if is_id_like(distinct, rows, numeric, integral):
         return "id-like"
     return "numeric" if numeric else "categorical"
 
 
-def is_index_like(name: str, present: pd.Series) -> bool:
-    """A column `DataFrame.to_csv()` wrote without `index=False`: `Unnamed: 0`, or the integers 0..n-1 (1..n)."""
-    if name.startswith("Unnamed: "):
+def is_unnamed(name: str) -> bool:
+    """A column whose header cell is empty: pandas names it `Unnamed: <position>`."""
+    return bool(UNNAMED.fullmatch(str(name)))
+
+
+def is_index_like(name: str, present: pd.Series, positions: np.ndarray | None = None) -> bool:
+    """A column `DataFrame.to_csv()` wrote without `index=False`: unnamed (`Unnamed: 0`), or the integers 0..n-1
+    (1..n) of the rows' `positions` in the file (default: 0..n-1; a subset of rows keeps its file positions)."""
+    if is_unnamed(name):
         return True
-    if not pd.api.types.is_integer_dtype(present) or len(present) < 3:
+    if not pd.api.types.is_numeric_dtype(present) or pd.api.types.is_bool_dtype(present) or len(present) < 3:
         return False
     values = present.to_numpy()
-    return bool(values[0] in (0, 1) and (np.diff(values) == 1).all())
+    offset = values - (np.arange(len(values)) if positions is None else np.asarray(positions))
+    return bool(offset[0] in (0, 1) and (offset == offset[0]).all())
+
+
+def is_id_like(distinct: int, rows: int, numeric: bool, integral: bool) -> bool:
+    """Unique per row (over ID_MIN_ROWS rows), as text or whole numbers: it names rows rather than describes them."""
+    return distinct == rows and rows > ID_MIN_ROWS and (not numeric or integral)
+
+
+def kind_warning(name: str, kind: str) -> str | None:
+    """The one-line warning for a column of a suspicious kind (None for an ordinary one)."""
+    if kind == "index-like":
+        return (f"column {name!r} looks like a saved row index: leave it out with data.features "
+                "(or save the CSV with index=False)")
+    if kind == "id-like":
+        return (f"column {name!r} is unique per row (an ID?): as a feature it cannot generalise; leave it out "
+                "with data.features")
+    if kind == "constant":
+        return f"column {name!r} is constant: it carries no information; leave it out with data.features"
+    return None
 
 
 def column_warnings(column: ColumnProfile) -> list[str]:
-    if column.kind == "index-like":
-        return [f"column {column.name!r} looks like a saved row index: leave it out with data.features "
-                "(or save the CSV with index=False)"]
-    if column.kind == "id-like":
-        return [f"column {column.name!r} is unique per row (an ID?): as a feature it cannot generalise; leave "
-                "it out with data.features"]
-    if column.kind == "constant":
-        return [f"column {column.name!r} is constant: it carries no information; leave it out with data.features"]
-    return []
+    warning = kind_warning(column.name, column.kind)
+    return [] if warning is None else [warning]
 
 
 def profile_target(name: str, values: pd.Series) -> TargetProfile:

@@ -45,38 +45,60 @@ _QUOTED = re.compile(r'"(?:[^"]|"")*"')
 
 
 def read_table(path: Path, delimiter: str = "auto", *, display_path: str | None = None,
-               numbers: np.dtype | str | None = None, exact: Collection[str] = ()) -> pd.DataFrame:
+               numbers: np.dtype | str | None = None, exact: Collection[str] = (),
+               na_values: Collection[str] = (), text: Collection[str] = ()) -> pd.DataFrame:
     """A CSV file with a header row as a DataFrame; every problem is a DataError naming the file and line.
 
     With `numbers`, numeric columns other than those named in `exact` may come back in that dtype, holding
     what a float64 parse cast to it would: large files are then parsed in blocks, so the float64 table never
     exists in full. Such reads bypass the table cache (`load_datasets` caches its arrays instead).
+    `na_values` are cell texts read as missing besides the empty cell and pandas' NA/NaN (`data.na_values`);
+    the columns named in `text` keep each cell's text as written (`6.0` stays `6.0`: class labels).
     A pipe or a device (`<(zcat data.csv.gz)`, /dev/stdin) is read once: its header is checked, then the rest
     is read into memory (up to `stream_limit()` bytes); it is never cached.
     """
     path = Path(path)
     name = display_path if display_path is not None else str(path)
+    options = Options(tuple(str(value) for value in na_values), tuple(text))
     if not _is_regular(path, name):
         with _reading(name), open(path, "rb") as handle:
             raw_head, taken = _first_lines(handle, name)
             sep, header = _header(raw_head, delimiter, name)
             raw = _rest(handle, taken, name)
-        return _checked(_parse(raw, sep, name, header), raw, sep, name)
+        return _checked(_parse(raw, sep, name, header, options), raw, sep, name)
     with _reading(name), open(path, "rb") as handle:
         raw_head, _ = _first_lines(handle, name)
     sep, header = _header(raw_head, delimiter, name)
     if numbers is not None:
-        frame = parse_blocks(path, sep, raw_head, np.dtype(numbers), exact)
+        frame = parse_blocks(path, sep, raw_head, np.dtype(numbers), exact, options.na_values, options.text)
         if frame is not None:
             return _checked(frame, path, sep, name)
-        return _checked(_parse(path, sep, name, header), path, sep, name)
+        return _checked(_parse(path, sep, name, header, options), path, sep, name)
     key = cache.table_key(path, sep)
-    cached = None if key is None else cache.load_table(path, sep, key)
+    cached = None if key is None else cache.load_table(path, sep, key, options.key())
     if cached is not None:
         return cached
-    frame = _checked(_parse(path, sep, name, header), path, sep, name)
-    cache.store_table(path, sep, frame, key)
+    frame = _checked(_parse(path, sep, name, header, options), path, sep, name)
+    cache.store_table(path, sep, frame, key, options.key())
     return frame
+
+
+@dataclass(frozen=True)
+class Options:
+    """How cells are read: more missing-cell texts, and the columns kept as text."""
+
+    na_values: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+
+    def pandas(self, header: Collection[str]) -> dict:
+        """The matching `pandas.read_csv` arguments for a file with these header names."""
+        present = [name for name in self.text if name in header]
+        return {"na_values": list(self.na_values) or None, "dtype": {name: str for name in present} or None}
+
+    def key(self) -> dict:
+        """The options as plain data, for the table cache's key (none when they are the defaults, so caches
+        written before these options existed still serve)."""
+        return {name: list(value) for name, value in (("na_values", self.na_values), ("text", self.text)) if value}
 
 
 def _header(raw_head: bytes, delimiter: str, name: str) -> tuple[str, list[str]]:
@@ -204,14 +226,15 @@ def _check_header(header: list[str], name: str) -> None:
         seen.setdefault(column, number)
 
 
-def _parse(source: Source, sep: str, name: str, header: list[str]) -> pd.DataFrame:
+def _parse(source: Source, sep: str, name: str, header: list[str], options: Options = Options()) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             # With index_col=False pandas only warns about a first data row longer than the header.
             warnings.simplefilter("error", pd.errors.ParserWarning)
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             return pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source, sep=sep, header=0,
-                               index_col=False, skip_blank_lines=False, encoding="utf-8", engine="c")
+                               index_col=False, skip_blank_lines=False, encoding="utf-8", engine="c",
+                               **options.pandas(header))
     except UnicodeDecodeError:
         raw = _read_all(source, name)
         try:
