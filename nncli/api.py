@@ -31,6 +31,8 @@ from nncli.checkpoint import (
 )
 from nncli.config import Config, config_differences, config_error, load_config
 from nncli.data import Preprocessor, load_datasets, read_table
+from nncli.data.reading import read_table_keeping
+from nncli.data.sources import display_name, rows_not_lines
 from nncli.errors import ConfigError, ModelFileError, TrainingError
 from nncli.memory import check_network_fits
 from nncli.modelfile import TrainedModel, load_model
@@ -73,18 +75,28 @@ def check_output_width(config: Config, model: Model, preprocessor: Preprocessor)
                            f"({labels}): one unit per class")
 
 
-def predict(model_path: str | Path, data_path: str | Path) -> pd.DataFrame:
+def predict(model_path: str | Path, data_path: str | Path, keep: Sequence[str] = ()) -> pd.DataFrame:
+    """Predictions of a saved model for a data file (CSV, compressed CSV, Parquet, or `-` for standard input),
+    with its `keep` columns (as the file holds them) in front."""
     trained = load_model(model_path)
-    return trained.predict_frame(read_table(Path(data_path), display_path=str(data_path)), source=str(data_path))
+    name = display_name(data_path)
+    with rows_not_lines():
+        if not keep:
+            return trained.predict_frame(read_table(Path(data_path), display_path=name), source=name)
+        frame, kept = read_table_keeping(Path(data_path), keep, display_path=name)
+        return trained.predict_frame(frame, source=name, keep=kept)
 
 
 def evaluate(model_path: str | Path, data_path: str | Path) -> dict[str, Any]:
+    """The evaluation report of a saved model on a labelled data file (see `evaluate_model`)."""
     return evaluate_model(load_model(model_path), data_path)
 
 
 def evaluate_model(trained: TrainedModel, data_path: str | Path) -> dict[str, Any]:
-    return trained.evaluate_frame(read_table(Path(data_path), display_path=str(data_path)),
-                                  source=str(data_path))
+    """Loss and metrics of `trained` on a data file, rows scored and skipped (`TrainedModel.evaluate_frame`)."""
+    name = display_name(data_path)
+    with rows_not_lines():
+        return trained.evaluate_frame(read_table(Path(data_path), display_path=name), source=name)
 
 
 @dataclass
@@ -99,7 +111,8 @@ class Prepared:
 
 def prepare(config: Config) -> Prepared:
     rng = np.random.default_rng(config.seed)
-    datasets = load_datasets(config, rng)
+    with rows_not_lines():
+        datasets = load_datasets(config, rng)
     check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
     model = build_model(config, datasets.preprocessor.input_width, rng)
     check_output_width(config, model, datasets.preprocessor)
@@ -303,7 +316,10 @@ def _summary(run_dir: Path, state: TrainingState, test: dict | None, wall: float
         key = "val_loss" if "val_loss" in final else "loss"
         best_index = int(np.argmin([record[key] for record in history]))
     best = history[best_index] if best_index is not None else {}
+    # `fit` loads the best weights back when early stopping keeps them (restore_best)
+    restored = state.best_weights is not None and state.best_epoch is not None
     return {"run_dir": str(run_dir), "epochs_run": len(history), "best_epoch": best.get("epoch"),
+            "weights_epoch": state.best_epoch if restored else final.get("epoch"), "weights_restored": restored,
             "stopped_early": state.stopped_early,
             "final": {k: v for k, v in final.items() if k not in ("epoch", "seconds")},
             "best": {k: v for k, v in best.items() if k not in ("epoch", "seconds")},
