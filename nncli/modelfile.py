@@ -261,18 +261,12 @@ def _listing(keys: Any, limit: int = 8) -> str:
 
 def skipped_rows(frame: pd.DataFrame, scored: pd.Index, preprocessor: Preprocessor) -> dict[str, int]:
     """Rows of `frame` that preparing left out (not in `scored`), by why: their target is missing, else some of
-    their feature cells are (the only two reasons a row is dropped)."""
+    their feature cells are (the only two reasons a row is dropped). `frame` is as `read_table` read it: a
+    missing cell is NaN there."""
     dropped = ~frame.index.isin(scored)
     if not dropped.any():
         return {"missing_target": 0, "missing_features": 0}
-    # the preprocessor's own missing markers (data.na_values), where it has them, count as missing too
-    markers = list(getattr(preprocessor, "na_values", None) or ())
-    target_missing = np.zeros(len(frame), dtype=bool)
-    for name in preprocessor.target_names:
-        column = frame[name]
-        target_missing |= column.isna().to_numpy()
-        if markers:
-            target_missing |= column.astype(str).isin(markers).to_numpy()
+    target_missing = frame[preprocessor.target_names].isna().any(axis=1).to_numpy()
     missing_target = int(np.count_nonzero(dropped & target_missing))
     return {"missing_target": missing_target, "missing_features": int(np.count_nonzero(dropped)) - missing_target}
 

@@ -57,6 +57,9 @@ def open_stream(path: Path, name: str) -> Iterator[BinaryIO]:
     A damaged or truncated compressed file is a DataError naming it (raised while reading).
     """
     if is_stdin(path):
+        if sys.stdin is None or sys.stdin.isatty():  # nothing was piped in: reading would wait for typing
+            raise DataError("- reads CSV from standard input, which is not redirected; pipe or redirect the "
+                            "data into nncli, as in: nncli predict MODEL - < rows.csv", file=STDIN_NAME)
         yield sys.stdin.buffer
         return
     kind = compression(path)
