@@ -23,6 +23,8 @@ from nncli.arrays import fit_arrays
 from nncli.build import Prepared, load_data, prepare
 from nncli.config import Config, config_from_dict, load_config
 from nncli.data import read_table
+from nncli.data.reading import read_table_keeping
+from nncli.data.sources import display_name, rows_not_lines
 from nncli.modelfile import TrainedModel, load_model
 from nncli.run import (
     CheckpointSaved,
@@ -85,17 +87,24 @@ def train(config: str | Path | Config, out: str | Path | None = None, overrides:
     raise AssertionError("a run's events end with RunFinished, RunStopped or RunDiverged")
 
 
-def predict(model_path: str | Path, data_path: str | Path) -> pd.DataFrame:
-    """Predictions of a saved model for a CSV file (see `TrainedModel.predict_frame`)."""
+def predict(model_path: str | Path, data_path: str | Path, keep: Sequence[str] = ()) -> pd.DataFrame:
+    """Predictions of a saved model for a data file (CSV, compressed CSV, Parquet, or `-` for standard input),
+    with its `keep` columns (as the file holds them) in front (see `TrainedModel.predict_frame`)."""
     trained = load_model(model_path)
-    return trained.predict_frame(_read_for(trained, data_path), source=str(data_path))
+    name = display_name(data_path)
+    na_values = trained.preprocessor.na_values
+    with rows_not_lines():
+        if not keep:
+            return trained.predict_frame(read_table(Path(data_path), display_path=name, na_values=na_values),
+                                         source=name)
+        frame, kept = read_table_keeping(Path(data_path), keep, display_path=name, na_values=na_values)
+        return trained.predict_frame(frame, source=name, keep=kept)
 
 
 def evaluate_model(trained: TrainedModel, data_path: str | Path) -> dict[str, Any]:
-    """Loss and metrics of a loaded model on a labelled CSV file."""
-    return trained.evaluate_frame(_read_for(trained, data_path), source=str(data_path))
-
-
-def _read_for(trained: TrainedModel, data_path: str | Path) -> pd.DataFrame:
-    """The table at `data_path`, its cells read as the model's training data was (data.na_values)."""
-    return read_table(Path(data_path), display_path=str(data_path), na_values=trained.preprocessor.na_values)
+    """Loss and metrics of `trained` on a labelled data file, rows scored and skipped
+    (see `TrainedModel.evaluate_frame`)."""
+    name = display_name(data_path)
+    with rows_not_lines():
+        frame = read_table(Path(data_path), display_path=name, na_values=trained.preprocessor.na_values)
+        return trained.evaluate_frame(frame, source=name)

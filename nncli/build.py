@@ -12,6 +12,7 @@ import numpy as np
 
 from nncli.config import Config, config_error
 from nncli.data import Datasets, MissingColumn, Preprocessor, load_datasets, target_encoding_for
+from nncli.data.sources import rows_not_lines
 from nncli.errors import ConfigError
 from nncli.memory import check_network_fits
 from nncli.metrics import higher_is_better
@@ -109,7 +110,8 @@ def load_data(config: Config, rng: np.random.Generator) -> Datasets:
     """
     encoding = target_encoding_for(config.task, config.loss.type, getattr(config.layers[-1], "units", None))
     try:
-        return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype)
+        with rows_not_lines():
+            return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype)
     except MissingColumn as error:
         field_name = column_field(config, error.name)
         if field_name is None:

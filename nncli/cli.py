@@ -165,13 +165,18 @@ def train(
         session.finish(summary)
 
 
+DATA_HELP = "CSV file (or .csv.gz/.bz2/.xz/.zst, .parquet, or - for CSV on stdin)"
+
+
 @app.command()
 def predict(
     model: Path = typer.Argument(..., metavar="MODEL", help="A run directory or a model.npz file."),
-    data: Path = typer.Argument(..., metavar="DATA.csv", help="CSV file with the feature columns."),
+    data: Path = typer.Argument(..., metavar="DATA", help=f"{DATA_HELP} with the feature columns."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="OUT.csv",
                                           help="Write the CSV here: a new or regular file, never an input "
                                                "(default, or - : stdout)."),
+    keep: List[str] = typer.Option([], "--keep", metavar="COL,...",
+                                   help="Copy these input columns (as written) in front of the predictions."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
     """Predict with a saved model; one column per target and, for classification, prob_<class> columns."""
@@ -183,7 +188,7 @@ def predict(
         file = None if output is None or outputs.is_stdout(output) else output
         if file is not None:
             outputs.check_output_file(file, inputs)
-        predictions = api.predict(model, data)
+        predictions = api.predict(model, data, keep=column_list(keep))
         show_warnings(predictions.attrs.get("warnings", []))
         text = predictions.to_csv(index=False)
         if file is None:
@@ -193,14 +198,24 @@ def predict(
             runs.write_text(file, text)
 
 
+def column_list(values: List[str]) -> list[str]:
+    """`--keep id,name --keep city` as `[id, name, city]`; an empty name is a usage error."""
+    from nncli.errors import NncliError
+
+    names = [name.strip() for value in values for name in value.split(",")]
+    if any(not name for name in names):
+        raise NncliError(f"expected column names separated by commas, got {','.join(values)!r}", field="--keep")
+    return names
+
+
 @app.command("eval")
 def evaluate(
     model: Path = typer.Argument(..., metavar="MODEL", help="A run directory or a model.npz file."),
-    data: Path = typer.Argument(..., metavar="DATA.csv", help="CSV file with the feature and target columns."),
+    data: Path = typer.Argument(..., metavar="DATA", help=f"{DATA_HELP} with the feature and target columns."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object for scripts."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
-    """Evaluate a saved model on labelled data: loss and the task's metrics."""
+    """Evaluate a saved model on labelled data: loss, the task's metrics and the config's, rows scored and skipped."""
     with user_errors(debug):
         from nncli import api, display
         from nncli.console import make_console, show_warnings

@@ -16,6 +16,18 @@ from nncli.display import TrainingDisplay, choose_mode, epoch_columns, run_summa
 
 
 class _Console(Console):
+    """A console whose output outside a terminal (a file, a pipe, a log) has no trailing spaces on its lines."""
+
+    def print(self, *objects: Any, **options: Any) -> None:  # type: ignore[override]
+        if self.is_terminal or self.record:
+            super().print(*objects, **options)
+            return
+        with self.capture() as captured:
+            super().print(*objects, **options)
+        text = "\n".join(line.rstrip() for line in captured.get().split("\n"))
+        self.file.write(text)
+        self.file.flush()
+
     def on_broken_pipe(self) -> None:
         # rich's default is a silent exit 1; the command says what happened instead (cli.user_errors)
         self.quiet = True

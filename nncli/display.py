@@ -16,7 +16,10 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
+from rich.text import Text
+
+from nncli.metrics import skipped_text
 
 DisplayMode = Literal["live", "plain", "quiet"]
 
@@ -87,14 +90,45 @@ def epoch_columns(metric_names: list[str], has_valid: bool) -> list[str]:
     return columns + ["lr", "seconds"]
 
 
-def epoch_table(records: list[dict[str, Any]], columns: list[str], total_epochs: int) -> Table:
-    """A table with one row per epoch record."""
+def epoch_table(records: list[dict[str, Any]], columns: list[str], total_epochs: int,
+                width: int | None = None) -> Table:
+    """A table with one row per epoch record.
+
+    Within `width` characters, values are never cut: columns that do not fit are left out (the least important
+    first: seconds, lr, training metrics, validation metrics) and a caption names them.
+    """
+    cells = {column: [_cell(record, column, total_epochs) for record in records] for column in columns}
+    widths = {column: max([len(column), *map(len, values)]) for column, values in cells.items()}
+    shown = columns if width is None else fitting_columns(columns, widths, width)
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in columns:
-        table.add_column(column, justify="right", no_wrap=True)
-    for record in records:
-        table.add_row(*(_cell(record, column, total_epochs) for column in columns))
+    for column in shown:
+        table.add_column(column, justify="right", no_wrap=True, min_width=widths[column])
+    for row in zip(*(cells[column] for column in shown)):
+        table.add_row(*row)
+    hidden = [column for column in columns if column not in shown]
+    if hidden:
+        table.caption = f"not shown, to fit the terminal: {', '.join(hidden)} (see metrics.csv)"
     return table
+
+
+def fitting_columns(columns: list[str], widths: dict[str, int], width: int) -> list[str]:
+    """The columns, in their order, that fit in `width` characters (two between columns), keeping the most
+    important: epoch, loss, val_loss, the validation metrics, the training metrics, lr, seconds."""
+    def importance(column: str) -> int:
+        if column in ("epoch", "loss", "val_loss"):
+            return 0
+        if column in ("lr", "seconds"):
+            return 3 if column == "lr" else 4
+        return 1 if column.startswith("val_") else 2
+
+    kept: set[str] = set()
+    used = -2
+    for column in sorted(columns, key=importance):  # a stable sort: metrics keep their order
+        if used + 2 + widths[column] > width and kept:
+            break
+        kept.add(column)
+        used += 2 + widths[column]
+    return [column for column in columns if column in kept]
 
 
 def _cell(record: dict[str, Any], column: str, total_epochs: int) -> str:
@@ -143,9 +177,14 @@ class TrainingDisplay:
     def __enter__(self) -> TrainingDisplay:
         if self.mode == "live":
             if self.batches_per_epoch > BAR_MIN_BATCHES:
+                counts = len(f"{self.batches_per_epoch}/{self.batches_per_epoch}")
+                epochs = len(f"epoch {self.total_epochs}/{self.total_epochs}")
+                # the bar gives way in a narrow terminal; the numbers beside it are never cut
                 self._progress = Progress(
-                    TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=self.console, auto_refresh=False,
+                    TextColumn("epoch {task.fields[epoch]}", table_column=Column(no_wrap=True, min_width=epochs)),
+                    BarColumn(), MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=counts)),
+                    TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)), console=self.console,
+                    auto_refresh=False,
                 )
                 first = format_epoch(self.first_epoch, self.total_epochs)
                 self._task = self._progress.add_task("batches", total=self.batches_per_epoch, epoch=first)
@@ -162,9 +201,10 @@ class TrainingDisplay:
             self._live = None
 
     def _renderable(self) -> RenderableType:
-        table = epoch_table(list(self.records), self.columns, self.total_epochs)
+        table = epoch_table(list(self.records), self.columns, self.total_epochs, width=self.console.width)
         if self.epochs_seen > len(self.records):
-            table.caption = f"last {len(self.records)} of {self.epochs_seen} epochs"
+            shown = f"last {len(self.records)} of {self.epochs_seen} epochs"
+            table.caption = shown if table.caption is None else f"{shown}; {table.caption}"
         if self._progress is None:
             return table
         return Group(table, self._progress)
@@ -213,12 +253,16 @@ def run_summary(summary: dict[str, Any]) -> RenderableType:
     facts.add_row("saved to", str(summary.get("run_dir", "-")))
     facts.add_row("epochs run", epochs)
     facts.add_row("best epoch", format_epoch(summary.get("best_epoch")))
+    facts.add_row("model.npz", weights_text(summary))
+    final = summary.get("final") or {}
+    if final.get("lr") is not None:
+        facts.add_row("final lr", format_value("lr", final["lr"]))
     facts.add_row("wall time", format_seconds(float(summary.get("wall_seconds", 0.0))))
 
-    final = summary.get("final") or {}
     best = summary.get("best") or {}
     test = {_aligned_name(name): value for name, value in (summary.get("test") or {}).items()}
-    names = [name for name in dict.fromkeys([*final, *best, *test]) if name not in ("epoch", "seconds")]
+    # the learning rate is a setting, not a score: its "best" value means nothing
+    names = [name for name in dict.fromkeys([*final, *best, *test]) if name not in ("epoch", "seconds", "lr")]
     metrics = Table(header_style="bold", show_edge=False)
     metrics.add_column("metric")
     metrics.add_column("final", justify="right")
@@ -236,6 +280,16 @@ def run_summary(summary: dict[str, Any]) -> RenderableType:
     return Panel(Group(*parts), title="run summary", expand=False)
 
 
+def weights_text(summary: dict[str, Any]) -> str:
+    """Which epoch's weights model.npz holds: the best one when early stopping restored it, else the last."""
+    epoch = summary.get("weights_epoch")
+    if epoch is None:
+        return "the initial weights (no epoch ran)" if not summary.get("epochs_run") else "-"
+    if summary.get("weights_restored"):
+        return f"weights of epoch {format_epoch(epoch)}, the best (restored by early stopping)"
+    return f"weights of epoch {format_epoch(epoch)}, the last"
+
+
 def _key_value_table(title: str, rows: list[tuple[str, Any]]) -> Table:
     table = Table(title=title, header_style="bold")
     table.add_column("metric")
@@ -249,9 +303,8 @@ def evaluation_renderables(report: dict[str, Any], task: str, classes: list[str]
     """Tables for an evaluation report: metrics, and for classification per-class scores and the
     confusion matrix (rows: true class, columns: predicted class)."""
     if task == "regression":
-        return [_regression_table(report)]
-    names = ["loss", "accuracy", "precision", "recall", "f1"]
-    summary = _key_value_table("evaluation", [(name, report[name]) for name in names if name in report])
+        return [_with_rows(_regression_table(report), report)]
+    summary = _key_value_table("evaluation", [(name, report[name]) for name in _score_names(report)])
     summary.columns[0].header = "metric (macro average)"
 
     per_class = Table(title="per class", header_style="bold")
@@ -270,11 +323,34 @@ def evaluation_renderables(report: dict[str, Any], task: str, classes: list[str]
         matrix.add_column(str(label), justify="right")
     for label, counts in zip(classes, report["confusion_matrix"]):
         matrix.add_row(str(label), *(str(int(count)) for count in counts))
-    return [summary, per_class, matrix]
+    return [_with_rows(summary, report), per_class, matrix]
+
+
+def _with_rows(table: Table, report: dict[str, Any]) -> RenderableType:
+    """The table, then the line that says how many rows were scored and skipped (when the report says)."""
+    rows = rows_text(report)
+    return table if rows is None else Group(table, Text(rows))
+
+
+def _score_names(report: dict[str, Any]) -> list[str]:
+    """The report's single numbers, in its order: loss, the task's metrics, then the config's other metrics."""
+    return [name for name, value in report.items()
+            if name not in ("rows", "rows_skipped") and (value is None or isinstance(value, numbers.Real))]
+
+
+def rows_text(report: dict[str, Any]) -> str | None:
+    """`95 rows scored; 5 skipped: 3 with a missing target, 2 with missing feature cells` (None without counts)."""
+    if "rows" not in report:
+        return None
+    text = f"{report['rows']} rows scored"
+    skipped = report.get("rows_skipped") or {}
+    if any(skipped.values()):
+        text += f"; {sum(skipped.values())} skipped: {skipped_text(skipped)}"
+    return text
 
 
 def _regression_table(report: dict[str, Any]) -> Table:
-    names = [name for name in ["loss", "mse", "mae", "rmse", "r2"] if name in report]
+    names = _score_names(report)
     per_target = report.get("per_target") or {}
     table = Table(title="evaluation", header_style="bold")
     table.add_column("metric")

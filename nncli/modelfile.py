@@ -18,8 +18,8 @@ import pandas as pd
 from nncli import runs
 from nncli.build import build_model
 from nncli.data import Preprocessor
-from nncli.errors import ModelFileError
-from nncli.metrics import classification_report, regression_report
+from nncli.errors import DataError, ModelFileError
+from nncli.metrics import classification_report, compute_metrics, regression_report, skipped_text
 from nncli.modelmeta import check_preprocessing
 from nncli.nn.errors import CoreError
 from nncli.nn.graph import DATA_INPUT, GRAPH_KEYS
@@ -33,6 +33,7 @@ META_MAX_BYTES = 64 << 20  # per meta array: JSON documents, names and vocabular
 BUILD_SLACK = 1 << 20  # parameters the architecture may need beyond what the file holds (bias-free layers)
 NETWORK_KEYS = ("meta.config", "meta.architecture", "meta.input_width", "meta.dtype")
 DTYPES = ("float32", "float64")
+DETAIL_KEYS = ("per_class", "per_target", "confusion_matrix")  # an evaluation's tables, after its numbers
 
 
 @dataclass
@@ -51,31 +52,53 @@ class TrainedModel:
     def predict_arrays(self, features: np.ndarray) -> np.ndarray:
         return self.model.predict(features)
 
-    def predict_frame(self, frame: pd.DataFrame, source: str = "<data>") -> pd.DataFrame:
+    def predict_frame(self, frame: pd.DataFrame, source: str = "<data>",
+                      keep: pd.DataFrame | None = None) -> pd.DataFrame:
         """Predictions for a table aligned by column name; the target column may be absent.
 
+        `keep` (columns of the same rows, such as an id) is copied in front of the predictions.
         `attrs["warnings"]` of the result lists what the user should hear (one line each, e.g. categories unseen
         in training that `unknown_category: ignore` encoded as zeros).
         """
         prepared = self.preprocessor.prepare_rows(frame, source=source, require_target=False)
         outputs = self.model.predict(self.preprocessor.features(prepared.frame, self.model.dtype))
         predictions = self.preprocessor.decode(outputs)
+        if keep is not None:
+            clashes = [name for name in keep.columns if name in predictions.columns]
+            if clashes:
+                raise DataError(f"column {clashes[0]!r} is also a column of the predictions "
+                                f"({', '.join(map(str, predictions.columns))}); keep other columns", file=source,
+                                field="--keep")
+            kept = keep.loc[prepared.frame.index].reset_index(drop=True)
+            predictions = pd.concat([kept, predictions.reset_index(drop=True)], axis=1)
         predictions.attrs["warnings"] = prepared.warnings
         return predictions
 
     def evaluate_frame(self, frame: pd.DataFrame, source: str = "<data>") -> dict[str, Any]:
-        """Loss and the task's metrics on a table that holds the target; `warnings` as in `predict_frame`."""
+        """Loss, the task's metrics and every metric the config names, on the rows that can be scored.
+
+        `rows` counts the rows scored and `rows_skipped` the others by why: `missing_target` (rows whose target
+        is missing) and `missing_features` (rows with missing feature cells under `missing: drop`); `warnings`
+        as in `predict_frame`.
+        """
         prepared = self.preprocessor.prepare_rows(frame, source=source, require_target=True)
-        frame = prepared.frame
-        split = Split(self.preprocessor.features(frame, self.model.dtype),
-                      self.preprocessor.targets(frame, self.model.dtype))
+        skipped = prepared.skipped_counts
+        if prepared.frame.empty:
+            raise DataError(f"no rows to score: {len(frame)} rows, all skipped ({skipped_text(skipped)})",
+                            file=source)
+        split = Split(self.preprocessor.features(prepared.frame, self.model.dtype),
+                      self.preprocessor.targets(prepared.frame, self.model.dtype))
         outputs = self.model.predict(split.features)
-        loss_value = float(self.loss.forward(outputs, split.targets)[0])
+        report: dict[str, Any] = {"loss": float(self.loss.forward(outputs, split.targets)[0])}
         if self.task == "classification":
-            report = classification_report(split.targets, outputs, [str(c) for c in self.preprocessor.classes])
+            report.update(classification_report(split.targets, outputs, [str(c) for c in self.preprocessor.classes]))
         else:
-            report = regression_report(split.targets, outputs, list(self.preprocessor.target_names))
-        return {"loss": loss_value, **report, "warnings": prepared.warnings}
+            report.update(regression_report(split.targets, outputs, list(self.preprocessor.target_names)))
+        details = {key: report.pop(key) for key in DETAIL_KEYS if key in report}
+        for name in self.config.get("metrics") or []:
+            if name not in report:
+                report[name] = compute_metrics([name], split.targets, outputs)[name]
+        return {**report, "rows": int(split.rows), "rows_skipped": skipped, **details, "warnings": prepared.warnings}
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The arrays of model.npz (SPEC: `layers.<i>.<name>` and `meta.<name>`)."""
@@ -244,3 +267,5 @@ def _listing(keys: Any, limit: int = 8) -> str:
     keys = list(keys)
     shown = ", ".join(keys[:limit])
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "") if keys else "none"
+
+

@@ -281,7 +281,10 @@ def _summary(run_dir: Path, state: TrainingState, test: dict | None, wall: float
         key = "val_loss" if "val_loss" in final else "loss"
         best_index = int(np.argmin([record[key] for record in history]))
     best = history[best_index] if best_index is not None else {}
+    # `fit` loads the best weights back when early stopping keeps them (restore_best)
+    restored = state.best_weights is not None and state.best_epoch is not None
     return {"run_dir": str(run_dir), "epochs_run": len(history), "best_epoch": best.get("epoch"),
+            "weights_epoch": state.best_epoch if restored else final.get("epoch"), "weights_restored": restored,
             "stopped_early": state.stopped_early,
             "final": {k: v for k, v in final.items() if k not in ("epoch", "seconds")},
             "best": {k: v for k, v in best.items() if k not in ("epoch", "seconds")},

@@ -130,6 +130,8 @@ def test_run_summary():
         "test": {"loss": 0.31, "accuracy": 0.875},
         "wall_seconds": 75.3,
         "stopped_early": True,
+        "weights_epoch": 26,
+        "weights_restored": True,
     }
     text = render(run_summary(summary))
     assert "runs/moons-2" in text
@@ -142,8 +144,9 @@ def test_run_summary():
     assert rows["loss"] == ["│", "0.25", "│", "0.28", "│", "0.31"]
     assert rows["val_loss"] == ["│", "0.3", "│", "0.27", "│", "-"]
     assert rows["accuracy"] == ["│", "0.9", "│", "0.88", "│", "0.875"]
-    assert rows["lr"] == ["│", "5.00e-02", "│", "6.00e-02", "│", "-"]
-    assert "epoch" not in rows
+    assert "lr" not in rows and "epoch" not in rows  # the learning rate is no score: no "best lr"
+    assert "final lr    5.00e-02" in text
+    assert "model.npz   weights of epoch 27, the best (restored by early stopping)" in text
 
 
 def test_run_summary_without_test_or_epochs():

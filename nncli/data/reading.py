@@ -1,5 +1,7 @@
 """CSV files to pandas frames: a header row, a sniffed delimiter, UTF-8 with or without BOM.
 
+The same for compressed CSV files, Parquet files and standard input (see `nncli.data.sources`).
+
 pandas' C parser does the reading. What it tolerates silently (rows with too few fields, blank lines, which
 shift line numbers) is caught afterwards, and only when the frame shows a sign of it (a missing cell in the
 last column, a line break inside a cell): then one vectorised pass over the raw bytes finds each record's
@@ -23,15 +25,17 @@ import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Collection, Iterator
+from typing import BinaryIO, Collection, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from nncli.data import cache
+from nncli.data import cache, sources
 from nncli.data.blocks import memory_quarter, parse_blocks
-from nncli.data.cells import size_text
+from nncli.data.cells import format_values, size_text
+from nncli.data.records import scan_records
 from nncli.errors import DataError
+from nncli.registry import closest
 
 DELIMITERS = ",;\t|"
 HEADER_LIMIT = 1 << 20  # a first line this long (no line break in the first MiB) is not a CSV header
@@ -47,40 +51,113 @@ _QUOTED = re.compile(r'"(?:[^"]|"")*"')
 def read_table(path: Path, delimiter: str = "auto", *, display_path: str | None = None,
                numbers: np.dtype | str | None = None, exact: Collection[str] = (),
                na_values: Collection[str] = (), text: Collection[str] = ()) -> pd.DataFrame:
-    """A CSV file with a header row as a DataFrame; every problem is a DataError naming the file and line.
+    """A table with a header row as a DataFrame; every problem is a DataError naming the file and line.
 
+    `path` is a CSV file, the same compressed (.gz, .bz2, .xz, .zst), a Parquet file, or `-` for CSV on
+    standard input (see `nncli.data.sources`).
     With `numbers`, numeric columns other than those named in `exact` may come back in that dtype, holding
     what a float64 parse cast to it would: large files are then parsed in blocks, so the float64 table never
     exists in full. Such reads bypass the table cache (`load_datasets` caches its arrays instead).
     `na_values` are cell texts read as missing besides the empty cell and pandas' NA/NaN (`data.na_values`);
     the columns named in `text` keep each cell's text as written (`6.0` stays `6.0`: class labels).
-    A pipe or a device (`<(zcat data.csv.gz)`, /dev/stdin) is read once: its header is checked, then the rest
-    is read into memory (up to `stream_limit()` bytes); it is never cached.
+    A pipe or a device (`<(zcat data.csv.gz)`, /dev/stdin), standard input and a compressed file are read once:
+    the header is checked, then the rest is read into memory (up to `stream_limit()` bytes, decompressed);
+    only a compressed file is cached (keyed by the compressed file).
     """
     path = Path(path)
-    name = display_path if display_path is not None else str(path)
     options = Options(tuple(str(value) for value in na_values), tuple(text))
-    if not _is_regular(path, name):
-        with _reading(name), open(path, "rb") as handle:
-            raw_head, taken = _first_lines(handle, name)
-            sep, header = _header(raw_head, delimiter, name)
-            raw = _rest(handle, taken, name)
-        return _checked(_parse(raw, sep, name, header, options), raw, sep, name)
+    return _read(path, delimiter, _name(path, display_path), numbers, exact, options, keep_source=False)[0]
+
+
+def read_table_keeping(path: Path, keep: Sequence[str], delimiter: str = "auto", *,
+                       display_path: str | None = None,
+                       na_values: Collection[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`read_table`, and its `keep` columns as the file holds them: a CSV cell as its own text (`007` stays
+    `007`, an empty cell is empty), a Parquet column as it is. An unknown column is a DataError (did you mean)."""
+    path = Path(path)
+    name = _name(path, display_path)
+    options = Options(tuple(str(value) for value in na_values))
+    frame, source, sep = _read(path, delimiter, name, None, (), options, keep_source=True)
+    keep = list(dict.fromkeys(keep))
+    for column in keep:
+        if column not in frame.columns:
+            suggestion = closest(column, [str(name) for name in frame.columns])
+            hint = f"did you mean {suggestion!r}? " if suggestion is not None else ""
+            raise DataError(f"column {column!r} not found; {hint}available columns: "
+                            f"{format_values(list(frame.columns))}", file=name, field="--keep")
+    if source is None:
+        return frame, frame[keep].copy()
+    return frame, _text_columns(source, sep, keep, frame, name)
+
+
+def _name(path: Path, display_path: str | None) -> str:
+    return display_path if display_path is not None and not sources.is_stdin(path) else sources.display_name(path)
+
+
+def _read(path: Path, delimiter: str, name: str, numbers: np.dtype | str | None, exact: Collection[str],
+          options: Options, *, keep_source: bool) -> tuple[pd.DataFrame, Source | None, str]:
+    """The frame, what it was parsed from (None for Parquet) and the delimiter."""
+    if sources.is_parquet(path):
+        return sources.read_parquet(path, name, stream_limit()), None, ","
+    if sources.is_stdin(path) or not _is_regular(path, name) or sources.compression(path) is not None:
+        return _read_stream(path, delimiter, name, options, cached=numbers is None and not keep_source)
     with _reading(name), open(path, "rb") as handle:
         raw_head, _ = _first_lines(handle, name)
     sep, header = _header(raw_head, delimiter, name)
     if numbers is not None:
         frame = parse_blocks(path, sep, raw_head, np.dtype(numbers), exact, options.na_values, options.text)
         if frame is not None:
-            return _checked(frame, path, sep, name)
-        return _checked(_parse(path, sep, name, header, options), path, sep, name)
+            return _checked(frame, path, sep, name), path, sep
+        return _checked(_parse(path, sep, name, header, options), path, sep, name), path, sep
     key = cache.table_key(path, sep)
     cached = None if key is None else cache.load_table(path, sep, key, options.key())
     if cached is not None:
-        return cached
+        return cached, path, sep
     frame = _checked(_parse(path, sep, name, header, options), path, sep, name)
     cache.store_table(path, sep, frame, key, options.key())
-    return frame
+    return frame, path, sep
+
+
+def _read_stream(path: Path, delimiter: str, name: str, options: Options,
+                 cached: bool) -> tuple[pd.DataFrame, bytes | None, str]:
+    """Standard input, a pipe or device, or a compressed file: read once, up to `stream_limit()` bytes.
+
+    A compressed file is a regular file: its table is cached (when `cached`), keyed by the compressed file.
+    """
+    compressed = sources.compression(path) is not None and not sources.is_stdin(path)
+    with _reading(name), sources.open_stream(path, name) as handle:
+        raw_head, taken = _first_lines(handle, name)
+        sep, header = _header(raw_head, delimiter, name)
+        key = cache.table_key(path, sep) if compressed and cached and path.is_file() else None
+        frame = None if key is None else cache.load_table(path, sep, key, options.key())
+        if frame is not None:
+            return frame, None, sep
+        raw = _rest(handle, taken, name, _too_large(path, compressed))
+    frame = _checked(_parse(raw, sep, name, header, options), raw, sep, name)
+    if key is not None:
+        cache.store_table(path, sep, frame, key, options.key())
+    return frame, raw, sep
+
+
+def _too_large(path: Path, compressed: bool) -> str:
+    if compressed:
+        return "a compressed file is decompressed into memory, and this one holds more than {limit}; " \
+               "decompress it to a file first"
+    if sources.is_stdin(path):
+        return "standard input is read into memory, and it holds more than {limit}; save it to a file first"
+    return "a pipe or device is read into memory, and this one holds more than {limit}; save it to a file first"
+
+
+def _text_columns(source: Source, sep: str, keep: list[str], frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The `keep` columns of a parsed CSV source again, as text, with the frame's row labels."""
+    text = pd.read_csv(io.BytesIO(source) if isinstance(source, bytes) else source, sep=sep, header=0,
+                       index_col=False, usecols=keep, dtype=str, keep_default_na=False, na_filter=False,
+                       skip_blank_lines=True, encoding="utf-8", engine="c")
+    if len(text) != len(frame):
+        raise DataError(f"cannot line up the rows of the kept columns ({len(text)} rows) with the table's "
+                        f"({len(frame)} rows)", file=name)
+    text.index = frame.index
+    return text[keep]
 
 
 @dataclass(frozen=True)
@@ -188,14 +265,16 @@ def _first_lines(handle: BinaryIO, name: str) -> tuple[bytes, bytes]:
     return head, taken
 
 
-def _rest(handle: BinaryIO, taken: bytes, name: str) -> bytes:
-    """The whole content of a pipe or device whose first bytes were `taken`, up to `stream_limit()` bytes."""
+def _rest(handle: BinaryIO, taken: bytes, name: str, too_large: str) -> bytes:
+    """The whole content of a stream whose first bytes were `taken`, up to `stream_limit()` bytes.
+
+    `too_large` is the message past the limit, with `{limit}` where the limit goes.
+    """
     limit, size, chunks = stream_limit(), len(taken), [taken]
     while chunk := handle.read(_STREAM_CHUNK):
         size += len(chunk)
         if size > limit:
-            raise DataError(f"a pipe or device is read into memory, and this one holds more than {size_text(limit)}; "
-                            "save it to a file first", file=name)
+            raise DataError(too_large.format(limit=size_text(limit)), file=name)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -317,55 +396,3 @@ def _contains(source: Source, needle: bytes) -> bool:
             return mapped.find(needle) >= 0
     except (OSError, ValueError):
         return True  # cannot map it: assume the worst and let the full scan decide
-
-
-@dataclass(frozen=True)
-class Records:
-    """The records (rows) of a CSV file, header first: byte ranges, first line numbers, blank or not."""
-
-    data: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-    lines: np.ndarray
-    blank: np.ndarray
-    quotes: np.ndarray  # positions of every double quote in the file
-
-    def field_counts(self, rows: np.ndarray, sep: str) -> np.ndarray:
-        """Fields in each of the given records, not counting delimiters inside quoted fields."""
-        starts, lengths = self.starts[rows], self.ends[rows] - self.starts[rows]
-        if lengths.sum() > len(self.data) // 8:  # many records: index the whole file's delimiters once
-            delimiters = np.flatnonzero(self.data == ord(sep))
-            if self.quotes.size:
-                delimiters = delimiters[_outside_quotes(delimiters, self.quotes)]
-            return 1 + np.searchsorted(delimiters, self.ends[rows]) - np.searchsorted(delimiters, starts)
-        owner = np.repeat(np.arange(len(rows)), lengths)
-        # Byte positions of all the chosen records, one after another (a ragged arange).
-        positions = np.arange(lengths.sum()) + np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
-        delimiter = self.data[positions] == ord(sep)
-        if self.quotes.size:
-            delimiter &= _outside_quotes(positions, self.quotes)
-        return 1 + np.bincount(owner[delimiter], minlength=len(rows))
-
-
-def _outside_quotes(positions: np.ndarray, quotes: np.ndarray) -> np.ndarray:
-    # A byte is inside a quoted field when an odd number of quote characters precede it.
-    return np.searchsorted(quotes, positions) % 2 == 0
-
-
-def scan_records(raw: bytes) -> Records:
-    """Split raw CSV bytes into records, honouring double-quoted fields, without a Python loop per row."""
-    data = np.frombuffer(raw, np.uint8)
-    newlines = np.flatnonzero(data == 10)
-    quotes = np.flatnonzero(data == ord('"')) if b'"' in raw else np.empty(0, np.intp)
-    ends = newlines[_outside_quotes(newlines, quotes)] if quotes.size else newlines
-    starts = np.concatenate(([0], ends + 1))
-    ends = np.concatenate((ends, [len(data)]))
-    if starts[-1] == len(data):  # the final newline ends the last record; nothing follows it
-        starts, ends = starts[:-1], ends[:-1]
-    if raw.startswith(codecs.BOM_UTF8):
-        starts[0] = len(codecs.BOM_UTF8)
-    lengths = ends - starts
-    first = data[np.minimum(starts, max(len(data) - 1, 0))] if len(data) else np.empty(0, np.uint8)
-    blank = (lengths == 0) | ((lengths == 1) & (first == 13))
-    lines = 1 + np.searchsorted(newlines, starts)
-    return Records(data, starts, ends, lines, blank, quotes)
