@@ -1,0 +1,16 @@
+"""The `nncli` command: one thin typer command per verb over `nncli.api`, one module per command.
+
+The modules register their commands on `app` when imported, in the order `nncli --help` lists them.
+"""
+
+# isort: off  (the import order is the order of the commands in `nncli --help`)
+from nncli.cli import train, predict, evaluate, check  # noqa: F401  # registers the commands
+# isort: on
+from nncli.cli.app import app
+from nncli.cli.train import StopRequests
+
+__all__ = ["StopRequests", "app", "main"]
+
+
+def main() -> None:
+    app()
