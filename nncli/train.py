@@ -19,7 +19,6 @@ from nncli.metrics import METRICS, compute_metrics
 from nncli.nn.losses import Loss
 from nncli.nn.model import Model
 from nncli.nn.optimizers import Optimizer
-from nncli.nn.optimizers.fused import worth_compiling
 from nncli.nn.regularizers import clip_global_norm, regularize
 from nncli.nn.schedules import Schedule
 from nncli.split import Split
@@ -134,7 +133,7 @@ def fit(model: Model, loss: Loss, optimizer: Optimizer, schedule: Schedule, trai
     batches = math.ceil(rows / batch_size)
     params, grads = [model.flat_params], [model.flat_grads]
     fused = fuses_output(model, loss)
-    optimizer.compiled = worth_compiling(model.flat_params.size, batches * (settings.epochs - state.epoch))
+    optimizer.choose_engine(model.flat_params.size, batches * (settings.epochs - state.epoch))
     batch_x = np.empty((batch_size, train.features.shape[1]), dtype=train.features.dtype)
     batch_y = np.empty((batch_size, train.targets.shape[1]), dtype=train.targets.dtype)
     if state.train_outputs is None:
