@@ -146,3 +146,13 @@ def test_numba_with_its_jit_disabled_is_not_used(monkeypatch):
     monkeypatch.setattr(fused, "_kernels", None)
     monkeypatch.setattr(fused, "_ready", {})
     assert fused.kernel(rules.adam, np.zeros(SIZE, dtype=np.float32)) is None
+
+
+def test_a_rule_takes_arrays_then_flags_then_numbers():
+    """The kernel's caller passes them grouped in that order, each group by name."""
+    def numbers_before_flags(param: np.ndarray, grad: np.ndarray, lr: float, decays: bool):
+        pass
+
+    with pytest.raises(TypeError, match="param, grad, its state arrays, flags, then numbers"):
+        fused.Kernel(numbers_before_flags, numbers_before_flags)
+    assert fused.Kernel(rules.rmsprop, rules.rmsprop).states == ["square_avg", "grad_avg", "momentum_buffer"]

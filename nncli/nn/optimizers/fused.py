@@ -57,8 +57,12 @@ class Kernel:
 
     def __init__(self, compiled: Callable, rule: Callable):
         self.compiled = compiled
-        self.parameters = tuple((name, parameter.annotation)  # np.ndarray, bool or float
-                                for name, parameter in inspect.signature(rule).parameters.items())
+        kinds = {name: parameter.annotation for name, parameter in inspect.signature(rule).parameters.items()}
+        self.states = [name for name, kind in kinds.items() if kind is np.ndarray][2:]  # after param and grad
+        self.flags = [name for name, kind in kinds.items() if kind is bool]
+        self.numbers = [name for name, kind in kinds.items() if kind is float]
+        if list(kinds) != ["param", "grad", *self.states, *self.flags, *self.numbers]:
+            raise TypeError(f"rule {rule.__name__} must take param, grad, its state arrays, flags, then numbers")
 
     def __call__(self, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray], flags: dict[str, bool],
                  numbers: dict[str, float]) -> None:
@@ -66,13 +70,12 @@ class Kernel:
         the configuration does not keep, which the rule then leaves alone), the numbers in the parameter's
         dtype, as numpy casts them in the passes."""
         scalar = param.dtype.type
-        arrays = {"param": param, "grad": grad, **state}
         not_kept = _NOT_KEPT.get(param.dtype)
         if not_kept is None:
             not_kept = _NOT_KEPT[param.dtype] = np.empty(0, dtype=param.dtype)
-        self.compiled(*(arrays.get(name, not_kept).reshape(-1) if kind is np.ndarray
-                        else flags[name] if kind is bool else scalar(numbers[name])
-                        for name, kind in self.parameters))
+        self.compiled(param.reshape(-1), grad.reshape(-1),
+                      *[state[name].reshape(-1) if name in state else not_kept for name in self.states],
+                      *[flags[name] for name in self.flags], *[scalar(numbers[name]) for name in self.numbers])
 
 
 def _tried(rule: Callable, dtype: np.dtype) -> Kernel | None:

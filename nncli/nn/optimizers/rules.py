@@ -5,8 +5,8 @@ A rule is both engines' source: numba compiles it as it stands (`nncli.nn.optimi
 operation. So both engines do the same operations in the same order and precision, bit for bit.
 
 The contract that keeps the two identical:
-- The parameters are named: `param`, `grad`, then the optimizer's state arrays under their state names
-  (`Array`), then the step's flags (`bool`: they choose the branches) and numbers (`float`). The optimizer
+- The parameters are named, in this order: `param`, `grad`, the optimizer's state arrays under their state
+  names (`Array`), the step's flags (`bool`: they choose the branches), its numbers (`float`). The optimizer
   gives the flags and numbers by name (`Optimizer.flags`, `Optimizer.numbers`); a state array its
   configuration does not keep is never read or written (its flag is off).
 - Operations are `+ - * /`, unary minus, `np.sqrt` and `np.maximum`, between array elements and numbers.
