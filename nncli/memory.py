@@ -73,7 +73,7 @@ def check_network_fits(config: Config, input_width: int, rows: int) -> None:
     sizes = layer_sizes(config.layer_specs(), input_width)
     itemsize = 4 if config.dtype == "float32" else 8
     optimizer = OPTIMIZERS.get(config.optimizer.type).from_config(config.optimizer.to_dict())
-    copies = 2 + len(optimizer.state_names()) + len(optimizer.scratch_names())
+    copies = 2 + len(optimizer.state_names()) + optimizer.work_array_count()
     batch = config.training.batch_size
     pass_rows = min(max(batch, EVALUATION_BATCH), max(rows, 1))
     parameter_bytes = sum(size.parameters for size in sizes) * copies * itemsize

@@ -20,7 +20,6 @@ from nncli.nn.losses import Loss
 from nncli.nn.model import Model
 from nncli.nn.objective import Objective
 from nncli.nn.optimizers import Optimizer
-from nncli.nn.optimizers.fused import worth_compiling
 from nncli.nn.regularizers import clip_global_norm, regularize
 from nncli.nn.schedules import Schedule
 from nncli.split import Split
@@ -127,7 +126,7 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
     batch_size = min(settings.batch_size, rows)
     batches = batches_per_epoch(rows, settings.batch_size)
     params, grads = [model.flat_params], [model.flat_grads]
-    optimizer.compiled = worth_compiling(model.flat_params.size, batches * (settings.epochs - state.epoch))
+    optimizer.choose_engine(model.flat_params.size, batches * (settings.epochs - state.epoch))
     batch_x = np.empty((batch_size, train.features.shape[1]), dtype=train.features.dtype)
     batch_y = np.empty((batch_size, train.targets.shape[1]), dtype=train.targets.dtype)
     if state.train_outputs is None:

@@ -1,9 +1,9 @@
-"""The numba kernels of nncli.nn.optimizers.fused give the numpy passes' results bit for bit."""
+"""The compiled rules (nncli.nn.optimizers.fused) give the numpy passes' results bit for bit."""
 
 import numpy as np
 import pytest
 
-from nncli.nn.optimizers import fused, get_optimizer
+from nncli.nn.optimizers import OPTIMIZERS, fused, rules
 
 pytest.importorskip("numba")
 
@@ -27,13 +27,17 @@ CASES = {
     "adagrad": {"type": "adagrad"},
     "adagrad-decay-l2": {"type": "adagrad", "lr_decay": 0.1, "weight_decay": 0.01, "initial_accumulator_value": 0.1},
 }
-KERNELS = {"adam": "adam", "adamw": "adam", "sgd": "sgd", "rmsprop": "rmsprop", "adagrad": "adagrad"}
+RULES = {"adam": rules.adam, "adamw": rules.adam, "sgd": rules.sgd, "rmsprop": rules.rmsprop, "adagrad": rules.adagrad}
+
+
+def make_optimizer(spec):
+    return OPTIMIZERS.build(dict(spec), field="optimizer")
 
 
 def run_steps(spec, dtype, grads, lrs, fused_on: bool, monkeypatch) -> tuple[np.ndarray, dict]:
     monkeypatch.setenv("NNCLI_FUSED", "1" if fused_on else "0")
     param = np.linspace(-2.0, 2.0, SIZE).astype(dtype)
-    optimizer = get_optimizer(dict(spec))
+    optimizer = make_optimizer(spec)
     for grad, lr in zip(grads, lrs):
         optimizer.lr = lr
         optimizer.step([param], [grad])
@@ -54,7 +58,7 @@ def test_kernel_matches_numpy_passes_bit_for_bit(case, dtype, monkeypatch):
     lrs = [0.1, 0.1, 0.05, 0.05, 0.01, 0.2]  # a schedule changes lr between steps
     expected_param, expected_state = run_steps(CASES[case], dtype, grads, lrs, False, monkeypatch)
     param, state = run_steps(CASES[case], dtype, grads, lrs, True, monkeypatch)
-    assert fused.kernel(KERNELS[CASES[case]["type"]], param) is not None
+    assert fused.kernel(RULES[CASES[case]["type"]], param) is not None
     np.testing.assert_array_equal(param, expected_param)
     assert state.keys() == expected_state.keys()
     for key in state:
@@ -76,11 +80,28 @@ def test_non_finite_gradients_propagate_as_in_numpy(case, monkeypatch):
 
 def test_when_kernels_are_used(monkeypatch):
     monkeypatch.setattr(fused, "MIN_SIZE", 1000)
-    assert fused.kernel("adam", np.zeros(999, dtype=np.float32)) is None  # numpy is quicker than compiling
-    assert fused.kernel("adam", np.zeros(1000, dtype=np.float32)) is not None
-    assert fused.kernel("adam", np.zeros((100, 20), dtype=np.float32)[:, ::2]) is None  # not contiguous
+    assert fused.kernel(rules.adam, np.zeros(999, dtype=np.float32)) is None  # numpy is quicker than compiling
+    assert fused.kernel(rules.adam, np.zeros(1000, dtype=np.float32)) is not None
+    assert fused.kernel(rules.adam, np.zeros((100, 20), dtype=np.float32)[:, ::2]) is None  # not contiguous
     monkeypatch.setenv("NNCLI_FUSED", "0")
-    assert fused.kernel("adam", np.zeros(1000, dtype=np.float32)) is None
+    assert fused.kernel(rules.adam, np.zeros(1000, dtype=np.float32)) is None
+
+
+@pytest.mark.parametrize("fused_on", [False, True])
+@pytest.mark.parametrize("case", ["adam-amsgrad-l2", "sgd-dampening-l2", "rmsprop-centered-momentum-l2"])
+def test_the_rule_gets_its_flags_and_numbers_by_name(case, fused_on, monkeypatch):
+    """Both engines bind the optimizer's flags and numbers to the rule's parameters by name, not by order."""
+    grads = [np.linspace(-1.0, 1.0, SIZE).astype(np.float32) * scale for scale in (1.0, 0.5, -2.0)]
+    expected_param, expected_state = run_steps(CASES[case], np.float32, grads, [0.1] * 3, fused_on, monkeypatch)
+    optimizer_class = OPTIMIZERS.get(CASES[case]["type"])
+    flags, numbers = optimizer_class.flags, optimizer_class.numbers
+    monkeypatch.setattr(optimizer_class, "flags", lambda self, step: dict(reversed(flags(self, step).items())))
+    monkeypatch.setattr(optimizer_class, "numbers",
+                        lambda self, lr, step: dict(reversed(numbers(self, lr, step).items())))
+    param, state = run_steps(CASES[case], np.float32, grads, [0.1] * 3, fused_on, monkeypatch)
+    np.testing.assert_array_equal(param, expected_param)
+    for key in state:
+        np.testing.assert_array_equal(state[key], expected_state[key], err_msg=key)
 
 
 @pytest.mark.parametrize("epochs, compiled", [(1, False), (10**6, True)])
@@ -98,7 +119,7 @@ def test_training_asks_for_kernels_only_when_the_run_is_large_enough(epochs, com
              {"type": "dense", "units": 1}]
     model = Model(specs, 4, rng=rng)
     assert model.flat_params.size >= 10_000
-    optimizer = get_optimizer({"type": "adam"})
+    optimizer = make_optimizer({"type": "adam"})
     x = rng.normal(size=(64, 4)).astype(np.float32)
     objective = Objective(LOSSES.create("mse"), model.output_activation)
     loop = fit(model, objective, optimizer, SCHEDULES.create("constant"), Split(x, x[:, :1]), None,
@@ -114,9 +135,9 @@ def test_a_kernel_that_cannot_run_falls_back_to_numpy(monkeypatch):
 
     monkeypatch.setattr(fused, "_kernels", {"adam": broken})
     monkeypatch.setattr(fused, "_ready", {})
-    assert fused.kernel("adam", np.zeros(SIZE, dtype=np.float32)) is None
+    assert fused.kernel(rules.adam, np.zeros(SIZE, dtype=np.float32)) is None
     param = np.ones(SIZE, dtype=np.float32)
-    get_optimizer({"type": "adam"}).step([param], [np.ones(SIZE, dtype=np.float32)])
+    make_optimizer({"type": "adam"}).step([param], [np.ones(SIZE, dtype=np.float32)])
     np.testing.assert_allclose(param, 1.0 - 1e-3, rtol=1e-6)  # the numpy passes' first Adam step: p - lr
 
 
@@ -126,4 +147,14 @@ def test_numba_with_its_jit_disabled_is_not_used(monkeypatch):
     monkeypatch.setattr(numba.config, "DISABLE_JIT", True)
     monkeypatch.setattr(fused, "_kernels", None)
     monkeypatch.setattr(fused, "_ready", {})
-    assert fused.kernel("adam", np.zeros(SIZE, dtype=np.float32)) is None
+    assert fused.kernel(rules.adam, np.zeros(SIZE, dtype=np.float32)) is None
+
+
+def test_a_rule_takes_arrays_then_flags_then_numbers():
+    """The kernel's caller passes them grouped in that order, each group by name."""
+    def numbers_before_flags(param: np.ndarray, grad: np.ndarray, lr: float, decays: bool):
+        pass
+
+    with pytest.raises(TypeError, match="param, grad, its state arrays, flags, then numbers"):
+        fused.Kernel(numbers_before_flags, numbers_before_flags)
+    assert fused.Kernel(rules.rmsprop, rules.rmsprop).states == ["square_avg", "grad_avg", "momentum_buffer"]

@@ -170,11 +170,12 @@ def test_a_network_larger_than_the_machine_is_refused(project, units, words):
 def test_the_size_and_the_limit_are_named(project, monkeypatch):
     monkeypatch.setattr(memory, "MEMORY_LIMIT", 100 << 20)
     with_config(replaced("units: 8", "units: 1000000"))
-    # 5 inputs (x, y, three colours): (5 + 1) * 1e6 + 1e6 + 1 parameters, 7 arrays of each for adam, 4 bytes
+    # 5 inputs (x, y, three colours): (5 + 1) * 1e6 + 1e6 + 1 parameters, 5 arrays of each for adam (value,
+    # gradient, two averages, one work array of its numpy passes), 4 bytes
     # each; outputs and their gradients of the dense, dropout and output layers for the 30 training rows
     fails("check", "config.yaml", expect=(
-        "config.yaml:8: layers[0].units: with 1,000,000 units the network needs about 645 MiB of memory to train "
-        "(7,000,001 parameters with their gradients and adam state: 187 MiB; layer outputs for 30 rows: 458 MiB),"
+        "config.yaml:8: layers[0].units: with 1,000,000 units the network needs about 591 MiB of memory to train "
+        "(7,000,001 parameters with their gradients and adam state: 134 MiB; layer outputs for 30 rows: 458 MiB),"
         " more than the 100 MiB allowed",))
     monkeypatch.setattr(memory, "MEMORY_LIMIT", 700 << 20)
     assert CliRunner().invoke(app, ["check", "config.yaml"]).exit_code == 0

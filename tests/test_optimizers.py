@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nncli.errors import ConfigError, ModelFileError
-from nncli.nn.optimizers import OPTIMIZERS, get_optimizer
+from nncli.nn.optimizers import OPTIMIZERS
 from tests.roundtrip import assert_round_trips
 
 P0 = np.array([1.0, -2.0])
@@ -12,6 +12,10 @@ G1 = np.array([0.5, 0.25])
 G2 = np.array([-1.0, 2.0])
 G2_SMALL = np.array([0.1, 2.0])  # first element: v shrinks at step 2, so amsgrad keeps step 1's v
 sqrt = np.sqrt
+
+
+def make_optimizer(spec):
+    return OPTIMIZERS.build(spec, field="optimizer")
 
 
 def sgd_plain(p0, g1, g2):
@@ -167,7 +171,7 @@ CASE_IDS = [f"{spec['type']}-{expected.__name__}" for spec, _, expected in CASES
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-14), (np.float32, 2e-6)])
 @pytest.mark.parametrize("spec, g2, expected", CASES, ids=CASE_IDS)
 def test_two_steps_by_hand(spec, g2, expected, dtype, rtol):
-    optimizer = get_optimizer(spec)
+    optimizer = make_optimizer(spec)
     param = P0.astype(dtype)
     grads = [G1.astype(dtype), g2.astype(dtype)]
     grads_before = [grad.copy() for grad in grads]
@@ -185,7 +189,7 @@ def test_two_steps_by_hand(spec, g2, expected, dtype, rtol):
 
 
 def test_lr_is_read_at_every_step():
-    optimizer = get_optimizer({"type": "sgd", "lr": 0.1})
+    optimizer = make_optimizer({"type": "sgd", "lr": 0.1})
     param = P0.copy()
     optimizer.step([param], [G1])
     optimizer.lr = 0.01  # as a schedule does between epochs
@@ -205,17 +209,17 @@ def _random_problem(dtype, seed=0):
 def test_state_dict_round_trip_is_bit_identical(spec, dtype, tmp_path):
     params, grads = _random_problem(dtype)
     params_a = [p.copy() for p in params]
-    optimizer_a = get_optimizer(spec)
+    optimizer_a = make_optimizer(spec)
     for step_grads in grads:
         optimizer_a.step(params_a, step_grads)
 
     params_b = [p.copy() for p in params]
-    optimizer_b = get_optimizer(spec)
+    optimizer_b = make_optimizer(spec)
     optimizer_b.step(params_b, grads[0])
     np.savez(tmp_path / "checkpoint.npz", **optimizer_b.state_dict())
     with np.load(tmp_path / "checkpoint.npz", allow_pickle=False) as saved:
         state = dict(saved)
-    optimizer_c = get_optimizer(spec)
+    optimizer_c = make_optimizer(spec)
     optimizer_c.load_state_dict(state)
     for step_grads in grads[1:]:
         optimizer_c.step(params_b, step_grads)
@@ -225,7 +229,7 @@ def test_state_dict_round_trip_is_bit_identical(spec, dtype, tmp_path):
 
 
 def test_state_dict_layout():
-    optimizer = get_optimizer({"type": "adam", "amsgrad": True})
+    optimizer = make_optimizer({"type": "adam", "amsgrad": True})
     assert set(optimizer.state_dict()) == {"step", "lr"}  # nothing allocated before the first step
     params, grads = _random_problem(np.float32)
     optimizer.step(params, grads[0])
@@ -240,17 +244,17 @@ def test_state_dict_layout():
 
 def test_load_state_dict_rejects_a_mismatch():
     params, grads = _random_problem(np.float64)
-    adam = get_optimizer({"type": "adam"})
+    adam = make_optimizer({"type": "adam"})
     adam.step(params, grads[0])
     with pytest.raises(ModelFileError, match="does not match"):
-        get_optimizer({"type": "sgd", "momentum": 0.9}).load_state_dict(adam.state_dict())
+        make_optimizer({"type": "sgd", "momentum": 0.9}).load_state_dict(adam.state_dict())
     with pytest.raises(ModelFileError, match="does not match"):
-        get_optimizer({"type": "adam", "amsgrad": True}).load_state_dict(adam.state_dict())
+        make_optimizer({"type": "adam", "amsgrad": True}).load_state_dict(adam.state_dict())
     renamed = {key.replace("_sum", ""): value for key, value in adam.state_dict().items()}  # older key names
     old_names = r"unexpected \['exp_avg.0'.*missing \['exp_avg_sum.<i>'.*without --resume"
     with pytest.raises(ModelFileError, match=old_names):
-        get_optimizer({"type": "adam"}).load_state_dict(renamed)
-    other = get_optimizer({"type": "adam"})
+        make_optimizer({"type": "adam"}).load_state_dict(renamed)
+    other = make_optimizer({"type": "adam"})
     other.load_state_dict(adam.state_dict())
     with pytest.raises(ModelFileError, match="does not match the model"):
         other.step([p.T.copy() for p in params], [g.T.copy() for g in grads[1]])
@@ -268,13 +272,13 @@ TORCH_DEFAULTS = {
 def test_registry_and_defaults():
     assert OPTIMIZERS.names() == sorted(TORCH_DEFAULTS)
     for name, defaults in TORCH_DEFAULTS.items():
-        assert get_optimizer({"type": name}).get_config() == {"type": name, **defaults}
+        assert make_optimizer({"type": name}).get_config() == {"type": name, **defaults}
 
 
 @pytest.mark.parametrize("spec", [case[0] for case in CASES] + [{"type": n} for n in TORCH_DEFAULTS], ids=str)
 def test_config_round_trip(spec):
-    config = assert_round_trips(OPTIMIZERS, get_optimizer(spec))
-    assert get_optimizer(config).get_config() == config
+    config = assert_round_trips(OPTIMIZERS, make_optimizer(spec))
+    assert make_optimizer(config).get_config() == config
 
 
 @pytest.mark.parametrize("spec, field", [
@@ -295,7 +299,7 @@ def test_config_round_trip(spec):
 ])
 def test_bad_hyperparameters_are_rejected(spec, field):
     with pytest.raises(ConfigError) as error:
-        get_optimizer(spec)
+        make_optimizer(spec)
     assert error.value.field == field
 
 
@@ -306,6 +310,6 @@ def test_nesterov_is_checked_by_the_constructor_too():
 
 def test_unknown_optimizer_suggests_the_closest():
     with pytest.raises(ConfigError, match="unknown optimizer 'adma'; did you mean 'adam'"):
-        get_optimizer({"type": "adma"})
+        make_optimizer({"type": "adma"})
     with pytest.raises(ConfigError, match="needs a 'type'"):
-        get_optimizer({"lr": 0.1})
+        make_optimizer({"lr": 0.1})

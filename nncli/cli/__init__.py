@@ -3,9 +3,7 @@
 The modules register their commands on `app` when imported, in the order `nncli --help` lists them.
 """
 
-# isort: off  (the import order is the order of the commands in `nncli --help`)
-from nncli.cli import train, predict, evaluate, check  # noqa: F401  # registers the commands
-# isort: on
+from nncli.cli import train, predict, evaluate, check  # noqa: F401, I001  # registers them, in --help's order
 from nncli.cli.app import app
 from nncli.cli.train import StopRequests
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer, add_weight_decay
+from nncli.nn.optimizers import rules
+from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer
 from nncli.nn.params import Bool, NonNegativeFloat, UnitRate
 
 
@@ -20,6 +19,7 @@ class Adam(Optimizer):
         p = p - lr / (1 - beta1**t) * m / denom
     """
 
+    rule = staticmethod(rules.adam)
     decoupled = False  # adamw decays the weights directly instead of through the gradient
 
     def __init__(self, lr: NonNegativeFloat = 1e-3, betas: tuple[UnitRate, UnitRate] = (0.9, 0.999),
@@ -32,13 +32,14 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
 
     def state_names(self) -> tuple[str, ...]:
-        # the averages are kept as sums, m / (1 - beta1) and v / (1 - beta2): see `_update`
+        # the averages are kept as sums, m / (1 - beta1) and v / (1 - beta2): see `numbers`
         return ("exp_avg_sum", "exp_avg_sq_sum") + (("max_exp_avg_sq_sum",) if self.amsgrad else ())
 
-    def scratch_names(self) -> tuple[str, ...]:
-        return ("grad", "tmp", "denom")
+    def flags(self, step):
+        return {"decays_weights": self.decoupled and self.weight_decay != 0,
+                "decays": not self.decoupled and self.weight_decay != 0, "amsgrad": self.amsgrad}
 
-    def _update(self, param, grad, lr, state, scratch):
+    def numbers(self, lr, step):
         # torch's m and v are (1 - beta1) * m_sum and (1 - beta2) * v_sum, where
         #   m_sum = beta1 * m_sum + g,   v_sum = beta2 * v_sum + g * g.
         # The step lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps) then equals
@@ -46,34 +47,10 @@ class Adam(Optimizer):
         # the same update up to rounding in 10 passes over the parameters instead of 13, the hot loop of a
         # large network
         beta1, beta2 = self.betas
-        step = float(self.steps)
+        step = float(step)
         c = ((1.0 - beta2) / (1.0 - beta2**step)) ** 0.5
-        step_size = lr * (1.0 - beta1) / ((1.0 - beta1**step) * c)
-        decay = 1.0 - lr * self.weight_decay if self.decoupled else 1.0
-        coupled_decay = 0.0 if self.decoupled else self.weight_decay
-        v_max = state.get("max_exp_avg_sq_sum", state["exp_avg_sq_sum"])  # untouched without amsgrad
-        if self._fused_step("adam", (param, grad, state["exp_avg_sum"], state["exp_avg_sq_sum"], v_max),
-                            self.amsgrad, decay, coupled_decay, beta1, beta2, self.eps / c, step_size):
-            return
-        tmp, denom = scratch["tmp"], scratch["denom"]
-        if self.weight_decay != 0:
-            if self.decoupled:
-                param *= 1.0 - lr * self.weight_decay
-            else:
-                grad = add_weight_decay(grad, param, self.weight_decay, out=scratch["grad"])
-        m_sum, v_sum = state["exp_avg_sum"], state["exp_avg_sq_sum"]
-        m_sum *= beta1
-        m_sum += grad
-        v_sum *= beta2
-        np.multiply(grad, grad, out=tmp)
-        v_sum += tmp
-        if self.amsgrad:
-            v_sum = np.maximum(state["max_exp_avg_sq_sum"], v_sum, out=state["max_exp_avg_sq_sum"])
-        np.sqrt(v_sum, out=denom)
-        denom += self.eps / c
-        np.divide(m_sum, denom, out=tmp)
-        tmp *= step_size
-        param -= tmp
+        return {"decay": 1.0 - lr * self.weight_decay, "weight_decay": self.weight_decay, "beta1": beta1,
+                "beta2": beta2, "denom_eps": self.eps / c, "step_size": lr * (1.0 - beta1) / ((1.0 - beta1**step) * c)}
 
 
 @OPTIMIZERS.register("adamw")

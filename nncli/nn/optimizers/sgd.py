@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from nncli.errors import ConfigError
-from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer, add_weight_decay
+from nncli.nn.optimizers import rules
+from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer
 from nncli.nn.params import Bool, NonNegativeFloat, UnitInterval
 
 
@@ -19,6 +18,8 @@ class SGD(Optimizer):
         g = g + momentum * b   (nesterov)   or   g = b   (momentum > 0)
         p = p - lr * g
     """
+
+    rule = staticmethod(rules.sgd)
 
     def __init__(self, lr: NonNegativeFloat = 1e-3, momentum: NonNegativeFloat = 0.0,
                  dampening: UnitInterval = 0.0, weight_decay: NonNegativeFloat = 0.0,
@@ -36,29 +37,10 @@ class SGD(Optimizer):
     def state_names(self) -> tuple[str, ...]:
         return ("momentum_buffer",) if self.momentum != 0 else ()
 
-    def scratch_names(self) -> tuple[str, ...]:
-        return ("grad", "tmp")
+    def flags(self, step):
+        return {"decays": self.weight_decay != 0, "keeps_momentum": self.momentum != 0, "first_step": step == 1,
+                "nesterov": self.nesterov}
 
-    def _update(self, param, grad, lr, state, scratch):
-        buffer = state["momentum_buffer"] if self.momentum != 0 else param  # the kernel leaves it alone then
-        if self._fused_step("sgd", (param, grad, buffer), self.momentum != 0, self.steps == 1, self.momentum,
-                            1.0 - self.dampening, self.nesterov, self.weight_decay, lr):
-            return
-        tmp = scratch["tmp"]
-        if self.weight_decay != 0:
-            grad = add_weight_decay(grad, param, self.weight_decay, out=scratch["grad"])
-        if self.momentum != 0:
-            buffer = state["momentum_buffer"]
-            if self.steps == 1:
-                np.copyto(buffer, grad)
-            else:
-                buffer *= self.momentum
-                np.multiply(grad, 1.0 - self.dampening, out=tmp)
-                buffer += tmp
-            if self.nesterov:
-                np.multiply(buffer, self.momentum, out=tmp)
-                grad = np.add(grad, tmp, out=scratch["grad"])
-            else:
-                grad = buffer
-        np.multiply(grad, lr, out=tmp)
-        param -= tmp
+    def numbers(self, lr, step):
+        return {"weight_decay": self.weight_decay, "momentum": self.momentum, "damping": 1.0 - self.dampening,
+                "lr": lr}
