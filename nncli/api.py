@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def check(config_path: str | Path, overrides: Sequence[str] = ()) -> Prepared:
 
 def run(config: str | Path | Config, out: str | Path | None = None, overrides: Sequence[str] = (),
         resume: bool = False, *, should_stop: Callable[[], bool] = lambda: False,
-        on_batch: Callable[[int], None] | None = None, base: Path | None = None) -> Iterator[Event]:
+        on_batch: Callable[[int], None] | None = None, base: Path | None = None) -> Generator[Event, None, None]:
     """Train a config into a run directory (see SPEC.md), yielding the run's events (see `nncli.run`).
 
     The directory (`out`, else the first free `runs/<name>[-k]` under `base` or the working directory) is

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from nncli.config import Config, config_error
+from nncli.config.typed import create
 from nncli.data import Datasets, MissingColumn, Preprocessor, load_datasets, target_encoding_for
 from nncli.data.sources import rows_not_lines
 from nncli.errors import ConfigError
@@ -65,10 +66,10 @@ def training_objects(config: Config, model: Model) -> TrainingObjects:
         early_stopping=None if early is None else EarlyStopping(
             monitor=early.monitor, patience=early.patience, min_delta=early.min_delta,
             restore_best=early.restore_best))
-    loss = LOSSES.get(config.loss.type).from_config(config.loss.to_dict())
+    loss = create(LOSSES, config.loss)
     return TrainingObjects(
         objective=Objective(loss, model.output_activation),
-        optimizer=OPTIMIZERS.get(config.optimizer.type).from_config(config.optimizer.to_dict()),
+        optimizer=create(OPTIMIZERS, config.optimizer),
         schedule=build_schedule(config.schedule.to_dict()), settings=settings, base_lr=config.optimizer.lr)
 
 

@@ -95,7 +95,8 @@ def limits(info: FieldInfo) -> str:
 
 
 def _bounds(metadata: list[Any]) -> str:
-    low = high = None
+    low: tuple[str, Any] | None = None
+    high: tuple[str, Any] | None = None
     for constraint in metadata:
         if isinstance(constraint, annotated_types.Gt):
             low = ("(", constraint.gt)

@@ -18,7 +18,7 @@ from nncli.display import TrainingDisplay, choose_mode, epoch_columns, run_summa
 class _Console(Console):
     """A console whose output outside a terminal (a file, a pipe, a log) has no trailing spaces on its lines."""
 
-    def print(self, *objects: Any, **options: Any) -> None:  # type: ignore[override]
+    def print(self, *objects: Any, **options: Any) -> None:
         if self.is_terminal or self.record:
             super().print(*objects, **options)
             return

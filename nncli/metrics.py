@@ -7,7 +7,7 @@ metrics take (n, k) targets and outputs and average uniformly over the k outputs
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -280,7 +280,7 @@ def regression_report(targets: np.ndarray, outputs: np.ndarray, target_names: li
     """mse, mae, rmse and r2 averaged over the targets, and the same per target, JSON-ready."""
     targets, outputs = _as_columns(targets), _as_columns(outputs)
     names = ["mse", "mae", "rmse", "r2"]
-    per_output = {name: METRICS.create(name).per_output(targets, outputs) for name in names}
+    per_output = {name: cast(RegressionMetric, METRICS.create(name)).per_output(targets, outputs) for name in names}
     report: dict[str, Any] = {name: float(np.mean(values)) for name, values in per_output.items()}
     report["per_target"] = {
         str(target): {name: float(per_output[name][i]) for name in names}

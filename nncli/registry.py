@@ -64,20 +64,6 @@ class Registry(Generic[T]):
     def create(self, name: str, **kwargs: Any) -> T:
         return self.get(name)(**kwargs)
 
-    def build(self, spec: dict[str, Any], field: str) -> T:
-        """An object from `{"type": name, **parameters}`, validated; errors name `field` and the parameter."""
-        params = dict(spec)
-        if "type" not in params:
-            raise ConfigError(f"needs a 'type'; valid: {', '.join(self.names())}", field=field)
-        cls = self.get(params.pop("type"))
-        try:
-            validated = parameters_model(cls).model_validate(params)
-        except pydantic.ValidationError as error:
-            first = error.errors()[0]
-            where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"])
-            raise ConfigError(f"{first['msg']}, got {first.get('input')!r}", field=field + where) from None
-        return cls(**{name: getattr(validated, name) for name in cls.parameter_names()})
-
 
 class Configurable:
     """A registered object whose constructor keywords are its YAML keys.
@@ -107,7 +93,7 @@ class Configurable:
         return cls(**{key: value for key, value in config.items() if key != "type"})
 
 
-def parameters_model(cls: type) -> type[pydantic.BaseModel]:
+def parameters_model(cls: Any) -> type[pydantic.BaseModel]:
     """A pydantic model of `cls.__init__`'s keyword parameters (unknown keys forbidden)."""
     cached = _parameter_models.get(cls)
     if cached is not None:

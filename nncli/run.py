@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,7 @@ Event = RunStarted | EpochFinished | CheckpointSaved | RunStopped | RunDiverged 
 
 def run_events(prepared: Prepared, run_dir: Path, resume: bool = False, *,
                should_stop: Callable[[], bool] = lambda: False,
-               on_batch: Callable[[int], None] | None = None) -> Iterator[Event]:
+               on_batch: Callable[[int], None] | None = None) -> Generator[Event, None, None]:
     """Train `prepared` into `run_dir` (claimed by the caller), yielding what happens as it happens.
 
     The stream ends with RunFinished, RunStopped or RunDiverged. Bad input (a checkpoint that does not match)

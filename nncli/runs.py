@@ -39,7 +39,7 @@ class FileWriteError(NncliError):
     exit_code = 1
 
 
-def write_atomically(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+def write_atomically(path: Path, write: Callable[[io.BufferedWriter], object]) -> None:
     """Write through a temporary file in the same directory, fsync, then rename over `path`.
 
     A run killed at any moment leaves either the old file or the new one, never a torn one. A failure to
@@ -90,7 +90,8 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    write_atomically(path, lambda stream: np.savez(stream, **arrays))
+    # numpy's stubs read `**arrays` as its `allow_pickle` keyword; the arrays are saved under their keys
+    write_atomically(path, lambda stream: np.savez(stream, **arrays))  # type: ignore[arg-type]
 
 
 def read_arrays(path: Path, display: str | None = None) -> dict[str, np.ndarray]:
@@ -115,7 +116,7 @@ def write_metrics_csv(path: Path, history: list[dict]) -> None:
     columns: list[str] = []
     for record in history:
         columns.extend(key for key in record if key not in columns)
-    ordered = [c for c in ("epoch", "lr", "loss", "val_loss") if c in columns]
+    ordered: list[str] = [c for c in ("epoch", "lr", "loss", "val_loss") if c in columns]
     ordered += [c for c in columns if c not in ordered and c != "seconds"] + ["seconds"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=ordered, lineterminator="\n")

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from nncli.config.typed import create, validated
 from nncli.nn.optimizers import OPTIMIZERS, fused, rules
 
 pytest.importorskip("numba")
@@ -31,7 +32,7 @@ RULES = {"adam": rules.adam, "adamw": rules.adam, "sgd": rules.sgd, "rmsprop": r
 
 
 def make_optimizer(spec):
-    return OPTIMIZERS.build(dict(spec), field="optimizer")
+    return create(OPTIMIZERS, validated(OPTIMIZERS, dict(spec)))
 
 
 def run_steps(spec, dtype, grads, lrs, fused_on: bool, monkeypatch) -> tuple[np.ndarray, dict]:

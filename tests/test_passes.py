@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from nncli.config.typed import create, validated
 from nncli.nn.optimizers import OPTIMIZERS, passes
 
 Array = np.ndarray
@@ -24,7 +25,7 @@ PASSES = [
 
 @pytest.mark.parametrize("spec, first, later, work_arrays", PASSES, ids=str)
 def test_one_pass_per_operation(spec, first, later, work_arrays):
-    optimizer = OPTIMIZERS.build(spec, field="optimizer")
+    optimizer = create(OPTIMIZERS, validated(OPTIMIZERS, spec))
     plans = [passes.plan(optimizer.rule, optimizer.state_names(), optimizer.flags(step)) for step in (1, 2)]
     assert [plan.source.count("(") - 1 for plan in plans] == [first, later]  # calls, after `def run(`
     assert max(plan.work_arrays for plan in plans) == work_arrays
@@ -32,7 +33,7 @@ def test_one_pass_per_operation(spec, first, later, work_arrays):
 
 
 def test_adams_passes_read_like_the_rule():
-    optimizer = OPTIMIZERS.build({"type": "adam", "amsgrad": True}, field="optimizer")
+    optimizer = create(OPTIMIZERS, validated(OPTIMIZERS, {"type": "adam", "amsgrad": True}))
     source = passes.plan(optimizer.rule, optimizer.state_names(), optimizer.flags(1)).source
     assert source.splitlines()[-11:] == [
         "    multiply(exp_avg_sum, beta1, out=exp_avg_sum)",

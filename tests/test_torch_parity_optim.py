@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nncli.build import build_schedule
+from nncli.config.typed import create, validated
 from nncli.nn.optimizers import OPTIMIZERS
 
 torch = pytest.importorskip("torch")
@@ -44,7 +45,7 @@ def test_optimizer_matches_torch(name, hyperparameters):
     rng = np.random.default_rng(len(str(hyperparameters)))
     params = [rng.standard_normal((4, 3)), rng.standard_normal(3)]
     torch_params = [torch.tensor(p.copy(), requires_grad=True) for p in params]
-    ours = OPTIMIZERS.build({"type": name, **hyperparameters}, field="optimizer")
+    ours = create(OPTIMIZERS, validated(OPTIMIZERS, {"type": name, **hyperparameters}))
     theirs = TORCH_OPTIMIZERS[name](torch_params, foreach=False, **hyperparameters)
     base_lr = ours.lr
     for step in range(20):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from nncli.config.graph import DATA_INPUT
 from nncli.config.locations import Locations, parse_path
@@ -86,15 +86,15 @@ def config_error(config: Config, field: str, message: str) -> ConfigError:
     return where.error(parse_path(field), message)
 
 
-def config_differences(old: Config, new: Config, allowed: set[str] = frozenset()) -> list[str]:
+def config_differences(old: Config, new: Config, allowed: Collection[str] = frozenset()) -> list[str]:
     """`path: old -> new` for every value that differs, by dotted path (`optimizer.lr`), except `allowed` ones."""
-    differences: list[str] = []
+    differences: list[tuple[str, str]] = []
     _compare(old.to_dict(), new.to_dict(), (), differences)
     return [line for path, line in differences if not any(path == key or path.startswith(key + ".")
                                                           for key in allowed)]
 
 
-def _compare(old: Any, new: Any, path: tuple, out: list) -> None:
+def _compare(old: Any, new: Any, path: tuple, out: list[tuple[str, str]]) -> None:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in list(old) + [key for key in new if key not in old]:
             _compare(old.get(key), new.get(key), path + (key,), out)

@@ -17,8 +17,9 @@ def resolve_layers(value: Any, registry: Registry, problems: Problems) -> list[d
         problems.add(("layers",), f"must be a non-empty list of layers, got {show(value)}")
         return None
     names: list[str | None] = []  # by index; None where the name is invalid
-    resolved = [_layer(index, spec, names, registry, problems) for index, spec in enumerate(value)]
-    if any(layer is None for layer in resolved):
+    found = [_layer(index, spec, names, registry, problems) for index, spec in enumerate(value)]
+    resolved = [layer for layer in found if layer is not None]
+    if len(resolved) < len(found):
         return None
     used = {source for layer in resolved for source in layer["inputs"]}
     unused = [index for index, layer in enumerate(resolved[:-1]) if layer["name"] not in used]
@@ -44,8 +45,8 @@ def _layer(index: int, spec: Any, names: list[str | None], registry: Registry,
     inputs = _layer_inputs(spec, index, names, cls, path, problems)
     if cls is None:
         return None
-    params = {key: value for key, value in spec.items() if key not in GRAPH_KEYS}
-    params = validate_parameters(cls, params, path, problems, GRAPH_KEYS)
+    params = validate_parameters(cls, {key: value for key, value in spec.items() if key not in GRAPH_KEYS}, path,
+                                 problems, GRAPH_KEYS)
     if name is None or inputs is None or params is None:
         return None
     return {"type": kind, "name": name, "inputs": inputs, **params}

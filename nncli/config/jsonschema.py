@@ -4,7 +4,7 @@
 optimizer, schedule and metrics typed from the registries' generated sections (`nncli.config.typed`).
 """
 
-from typing import TYPE_CHECKING, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Literal, Optional, TypeAlias, Union
 
 from pydantic import Field
 
@@ -15,7 +15,11 @@ SCHEMA_ID = "https://nncli.invalid/config.schema.json"
 
 _FOUND = registries()
 if TYPE_CHECKING:
-    WrittenLayer = NamedLoss = NamedOptimizer = NamedSchedule = MetricNames = Any
+    WrittenLayer: TypeAlias = Any
+    NamedLoss: TypeAlias = Any
+    NamedOptimizer: TypeAlias = Any
+    NamedSchedule: TypeAlias = Any
+    MetricNames: TypeAlias = Any
 else:
     WrittenLayer = family(_FOUND.layers, WrittenLayerSpec)
     NamedLoss, NamedOptimizer, NamedSchedule = (named(_FOUND.losses), named(_FOUND.optimizers),

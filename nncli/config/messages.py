@@ -57,7 +57,8 @@ def translate(error: pydantic.ValidationError, model: type[pydantic.BaseModel], 
     """
     problems: list[Problem] = []
     seen: set[tuple] = set()
-    for item in error.errors():
+    for details in error.errors():
+        item: dict[str, Any] = dict(details)
         if item["type"] == "invalid_key":  # a key that is not a string (YAML `1:`, `~:`, `yes:`)
             item = {**item, "type": "extra_forbidden", "loc": (*item["loc"][:-1], item["input"])}
         loc = _clean_loc(item["loc"], model, data, item["type"])
@@ -198,9 +199,10 @@ def expected(annotation: Any) -> str | None:
     origin, args = get_origin(annotation), get_args(annotation)
     if origin in (Union, types.UnionType):
         arms = [expected(arm) for arm in args if arm is not type(None)]
-        if None in arms:
+        named = [arm for arm in arms if arm is not None]
+        if len(named) < len(arms):
             return None
-        return " or ".join(arms + (["null"] if type(None) in args else []))
+        return " or ".join(named + (["null"] if type(None) in args else []))
     if origin is Literal:
         return "one of: " + ", ".join(str(arg) for arg in args)
     if annotation is bool:

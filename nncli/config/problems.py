@@ -8,7 +8,8 @@ import pydantic
 
 from nncli.config.locations import Locations, Path_
 from nncli.config.messages import Problem, show, translate
-from nncli.errors import NncliError
+from nncli.errors import ConfigError, NncliError
+from nncli.nn.errors import CoreError
 from nncli.registry import Registry, parameters_model, unknown_name_message
 
 
@@ -17,7 +18,7 @@ class Problems:
 
     def __init__(self, where: Locations):
         self.where = where
-        self.errors: list[NncliError] = []
+        self.errors: list[ConfigError] = []
 
     def add(self, path: Path_, message: str, at: str = "value") -> None:
         self.errors.append(self.where.error(path, message, at=at))
@@ -52,9 +53,13 @@ def validate_parameters(cls: type, params: dict, path: Path_, problems: Problems
     """`params` validated against `cls`'s constructor, every default filled in; None after reporting."""
     model = parameters_model(cls)
     try:
-        return model.model_validate(params).model_dump(mode="json")
+        validated = model.model_validate(params).model_dump(mode="json")
+        cls.from_config(validated)  # rules across parameters live in the constructor
+        return validated
     except pydantic.ValidationError as error:
         problems.add_all(translate(error, model, params, reserved), path)
+    except CoreError as error:
+        problems.add(path + ((error.parameter,) if error.parameter else ()), error.message)
     except NncliError as error:
         problems.add(path, error.message)
     except Exception as error:  # noqa: BLE001  # a parameter's own validator tripped on an odd input

@@ -47,7 +47,7 @@ def build_config(raw: dict, where: Locations, base_dir: Path, default_name: str)
     problems.raise_first()
     if plain is None or None in (layers, loss, task, metrics, optimizer, schedule):
         raise where.error((), "invalid config")  # unreachable: whatever failed has reported why
-    fields = dict(name=plain.name or default_name, seed=plain.seed, dtype=plain.dtype, task=task,
+    fields: dict[str, Any] = dict(name=plain.name or default_name, seed=plain.seed, dtype=plain.dtype, task=task,
                   data=plain.data, layers=layers, loss=loss, metrics=metrics, optimizer=optimizer,
                   schedule=schedule, regularization=plain.regularization, training=plain.training)
     try:
@@ -93,10 +93,10 @@ def _loss(value: Any, layers: list[dict] | None, registry: Registry, problems: P
     if value is None:
         if output is None:
             return None  # the layers' own error says why
-        value = _DEFAULT_LOSSES.get(_activation(output), "mse")
+        value = _DEFAULT_LOSSES.get(_activation(output) or "", "mse")
     loss = _named(value, "loss", registry, problems, "mse")
     fused = getattr(registry.get(loss["type"]), "fused_activation", None) if loss else None
-    if fused and output is not None and _activation(output) != fused:
+    if loss is not None and fused and output is not None and _activation(output) != fused:
         has = f"activation {show(_activation(output))}" if "activation" in output else "no activation"
         problems.add(("loss",), f"{loss['type']!r} needs a {fused} output layer, but the last layer "
                                 f"({output['name']}) has {has}")

@@ -8,7 +8,7 @@ every default filled in.
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypeAlias, Union
 
 import pydantic
 from pydantic import BeforeValidator, ConfigDict, PlainValidator, PrivateAttr, ValidationInfo
@@ -140,7 +140,10 @@ CategoricalColumns = Annotated[Union[str, list[str]],
 
 _FOUND = registries()
 if TYPE_CHECKING:  # the unions are built from the registries at import; checkers see their common shape
-    LayerConfig = LossConfig = OptimizerConfig = ScheduleConfig = Any
+    LayerConfig: TypeAlias = Any
+    LossConfig: TypeAlias = Any
+    OptimizerConfig: TypeAlias = Any
+    ScheduleConfig: TypeAlias = Any
 else:
     LayerConfig = family(_FOUND.layers, LayerSpec)
     LossConfig = family(_FOUND.losses)

@@ -108,6 +108,11 @@ def named(registry: Registry) -> Any:
     return Union[Literal[names], family(registry)]  # noqa: UP007  # built from values
 
 
+def validated(registry: Registry, spec: dict[str, Any]) -> Spec:
+    """The section of `{"type": name, **parameters}`, defaults filled in; a pydantic ValidationError if bad."""
+    return sections(registry)[spec["type"]].model_validate(spec)
+
+
 def create(registry: Registry, spec: Spec) -> Any:
     """The object a section describes, built from the registry."""
     return registry.get(spec.type).from_config(spec.to_dict())

@@ -8,7 +8,7 @@ Unlike PyYAML's YAML 1.1 defaults, `1e-3` reads as a float and `2024-01-01` stay
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -35,7 +35,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self.values_left = MAX_VALUES
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if not (isinstance(parent, yaml.MappingNode) and index is None):  # a mapping's keys are not values
             self.values_left -= 1
             if self.values_left < 0:
@@ -151,7 +151,7 @@ def _count_values(text: str, source: str) -> None:
             if not is_key:
                 values += 1
                 if values > MAX_VALUES:
-                    raise _too_many_values(source, event.start_mark.line)
+                    raise _too_many_values(source, event.start_mark.line if event.start_mark else 0)
             if isinstance(event, yaml.CollectionStartEvent):
                 expects_key.append(True if isinstance(event, yaml.MappingStartEvent) else None)
     except (yaml.YAMLError, UnicodeError):  # libyaml encodes the text first: a lone surrogate fails there
@@ -214,7 +214,7 @@ class _Builder:
                     items.append(self.build(child, path + (index,)))
                 return items
             self.check_tag(node, _TAG + "map", path)
-            return self.mapping(node, path)
+            return self.mapping(cast(yaml.MappingNode, node), path)
         finally:
             self.open.discard(id(node))
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 class CoreError(Exception):
     """Something the core cannot do with what it was given; `message` says what, in the user's terms."""
 
-    def __init__(self, message: str, *, layer: int | None = None):
+    def __init__(self, message: str, *, layer: int | None = None, parameter: str | None = None):
         super().__init__(message)
         self.message = message
         self.layer = layer  # the index of the layer at fault, when there is one
+        self.parameter = parameter  # the constructor keyword at fault, when there is one
 
     def __str__(self) -> str:
         return self.message if self.layer is None else f"layers[{self.layer}]: {self.message}"

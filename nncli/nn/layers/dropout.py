@@ -27,7 +27,7 @@ class Dropout(Layer):
         if not self.active:
             return x
         uniform = self.rng.random(dtype=self.dtype, out=self.buffer("uniform", x.shape))
-        self.keep = np.greater_equal(uniform, self.rate, out=self.buffer("keep", x.shape, np.bool_))
+        self.keep = np.greater_equal(uniform, self.rate, out=self.buffer("keep", x.shape, np.dtype(np.bool_)))
         output = np.multiply(x, self.keep, out=self.buffer("output", x.shape))
         output *= self.scale
         return output

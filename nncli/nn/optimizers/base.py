@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nncli.errors import ModelFileError
+from nncli.nn.errors import StateError
 from nncli.nn.optimizers import fused, passes
 from nncli.registry import Configurable, Registry
 
@@ -92,7 +92,7 @@ class Optimizer(Configurable):
         elif len(self._state) != len(params) or any(
                 array.shape != param.shape or array.dtype != param.dtype
                 for state, param in zip(self._state, params) for array in state.values()):
-            raise ModelFileError(f"{self.name} optimizer state does not match the model's parameters")
+            raise StateError(f"{self.name} optimizer state does not match the model's parameters")
         # the flags may change after the first step (sgd's first step copies the gradient into the momentum
         # buffer): the passes of the next two steps are planned now, so that later steps allocate nothing
         size = max(self._passes(self.flags(step)).work_arrays for step in (self.steps + 1, self.steps + 2))
@@ -110,13 +110,13 @@ class Optimizer(Configurable):
         """Restore what `state_dict` returned, so that the next `step` continues bit-identically."""
         keys = set(state)
         if not {"step", "lr"} <= keys:
-            raise ModelFileError(f"{self.name} optimizer state lacks 'step' or 'lr'")
+            raise StateError(f"{self.name} optimizer state lacks 'step' or 'lr'")
         names = self.state_names()
         count = sum(1 for key in keys if names and key.startswith(names[0] + "."))
         expected = {"step", "lr"} | {f"{name}.{index}" for name in names for index in range(count)}
         if keys != expected:
             missing = sorted(expected - keys) or [f"{name}.<i>" for name in names]
-            raise ModelFileError(f"{self.name} optimizer state does not match its config: unexpected "
+            raise StateError(f"{self.name} optimizer state does not match its config: unexpected "
                                  f"{sorted(keys - expected)}, missing {missing} (written with other optimizer "
                                  "settings or by another nncli version: train without --resume)")
         self.steps = int(state["step"])

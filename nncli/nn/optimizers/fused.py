@@ -99,7 +99,7 @@ def _compiled() -> dict[str, Callable]:
         except ImportError:
             _kernels = {}
         else:  # NUMBA_DISABLE_JIT would run the loops in Python, a thousand times slower than numpy
-            _kernels = {} if numba.config.DISABLE_JIT else {
+            _kernels = {} if getattr(numba.config, "DISABLE_JIT", 0) else {
                 rule.__name__: _jit(numba, rule) for rule in (rules.sgd, rules.adam, rules.rmsprop, rules.adagrad)}
     return _kernels
 

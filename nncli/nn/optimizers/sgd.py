@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nncli.errors import ConfigError
+from nncli.nn.errors import CoreError
 from nncli.nn.optimizers import rules
 from nncli.nn.optimizers.base import OPTIMIZERS, Optimizer
 from nncli.nn.params import Bool, NonNegativeFloat, UnitInterval
@@ -26,8 +26,8 @@ class SGD(Optimizer):
                  nesterov: Bool = False):
         super().__init__()
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ConfigError(f"nesterov momentum needs momentum > 0 and dampening 0, got momentum "
-                              f"{momentum} and dampening {dampening}", field="optimizer.nesterov")
+            raise CoreError(f"nesterov momentum needs momentum > 0 and dampening 0, got momentum {momentum} and "
+                            f"dampening {dampening}", parameter="nesterov")
         self.lr = float(lr)
         self.momentum = float(momentum)
         self.dampening = float(dampening)
