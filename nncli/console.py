@@ -12,6 +12,7 @@ from typing import Any, Callable, TextIO, cast
 from rich.console import Console
 from rich.table import Table
 
+from nncli.data.checks import SKIP_REASONS
 from nncli.display import TrainingDisplay, choose_mode, epoch_columns, run_summary
 
 
@@ -101,10 +102,10 @@ def show_warnings(lines: list[str]) -> None:
         print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
-def skipped_text(rows_skipped: dict[str, dict[str, int]]) -> str | None:
+def skipped_by_split(rows_skipped: dict[str, dict[str, int]]) -> str | None:
     """`12 with a missing target (train 9, valid 2, test 1)`, one part per reason; None when no row was skipped."""
     parts = []
-    for reason, what in (("missing_target", "with a missing target"), ("missing_features", "with missing features")):
+    for reason, what in SKIP_REASONS.items():
         counts = {part: skipped.get(reason, 0) for part, skipped in rows_skipped.items()}
         total = sum(counts.values())
         if total:
@@ -123,7 +124,7 @@ def data_summary(prepared: Any) -> Table:
     parts += [f"{name} {split.features.shape[0]}" for name, split in
               (("valid", datasets.valid), ("test", datasets.test)) if split is not None]
     table.add_row("rows", ", ".join(parts))
-    skipped = skipped_text(getattr(datasets, "rows_skipped", {}))
+    skipped = skipped_by_split(getattr(datasets, "rows_skipped", {}))
     if skipped is not None:
         table.add_row("skipped", skipped)
     table.add_row("inputs", f"{len(preprocessor.feature_names)} columns -> {preprocessor.input_width} features")

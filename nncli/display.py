@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Column, Table
 from rich.text import Text
 
-from nncli.metrics import skipped_text
+from nncli.data.checks import skipped_text
 
 DisplayMode = Literal["live", "plain", "quiet"]
 

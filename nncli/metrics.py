@@ -287,10 +287,3 @@ def regression_report(targets: np.ndarray, outputs: np.ndarray, target_names: li
         for i, target in enumerate(target_names)
     }
     return report
-
-
-def skipped_text(skipped: dict[str, int]) -> str:
-    """`3 with a missing target, 2 with missing feature cells` (the non-zero counts)."""
-    reasons = {"missing_target": "with a missing target", "missing_features": "with missing feature cells"}
-    parts = [f"{count} {reasons.get(reason, reason)}" for reason, count in skipped.items() if count]
-    return ", ".join(parts) or "none"

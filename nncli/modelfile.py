@@ -18,8 +18,9 @@ import pandas as pd
 from nncli import runs
 from nncli.build import build_model
 from nncli.data import Preprocessor
+from nncli.data.checks import skipped_text
 from nncli.errors import DataError, ModelFileError
-from nncli.metrics import classification_report, compute_metrics, regression_report, skipped_text
+from nncli.metrics import classification_report, compute_metrics, regression_report
 from nncli.modelmeta import check_preprocessing
 from nncli.nn.errors import CoreError
 from nncli.nn.graph import DATA_INPUT, GRAPH_KEYS

@@ -11,9 +11,9 @@ import pandas as pd
 
 from nncli.data import cache
 from nncli.data.checks import SKIP_REASONS, MissingColumn, PreparedRows, nothing_left
+from nncli.data.holdout import split_indices
 from nncli.data.preprocess import Preprocessor
 from nncli.data.reading import read_table, sniff_delimiter
-from nncli.data.split import split_indices
 from nncli.errors import DataError
 from nncli.split import Split
 

@@ -194,8 +194,15 @@ def has_missing(cell: np.ndarray | Factor) -> bool:
     return not np.isfinite(cell.sum()) and bool(np.isnan(cell).any())
 
 
-SKIP_REASONS = ("missing_target", "missing_features")
-"""Why rows are skipped: a missing target (data.missing_target: drop), a missing feature (data.missing: drop)."""
+SKIP_REASONS = {"missing_target": "with a missing target", "missing_features": "with missing feature cells"}
+"""Why rows are skipped, and how to say it: a missing target (data.missing_target: drop), a missing feature
+(data.missing: drop)."""
+
+
+def skipped_text(counts: dict[str, int]) -> str:
+    """`3 with a missing target, 2 with missing feature cells` (the non-zero counts), or `none`."""
+    parts = [f"{count} {SKIP_REASONS.get(reason, reason)}" for reason, count in counts.items() if count]
+    return ", ".join(parts) or "none"
 
 
 @dataclass
