@@ -1,9 +1,8 @@
 """Training on arrays you prepared yourself: the core without CSV files or a run directory.
 
-    config = config_from_dict({"data": {"train": "unused.csv", "target": "y"},
-                               "layers": [{"type": "dense", "units": 8, "activation": "relu"},
+    config = config_from_dict({"layers": [{"type": "dense", "units": 8, "activation": "relu"},
                                           {"type": "dense", "units": 1, "activation": "sigmoid"}],
-                               "training": {"epochs": 50, "batch_size": 16}})
+                               "training": {"epochs": 50, "batch_size": 16}})   # no data section needed
     model, history = fit_arrays(config, features, targets)        # targets shaped (rows, outputs)
     probabilities = model.predict(features)
 """

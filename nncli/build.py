@@ -109,6 +109,9 @@ def load_data(config: Config, rng: np.random.Generator) -> Datasets:
 
     A column the config names that a file lacks is a ConfigError at the config's line.
     """
+    if config.data is None:
+        raise config_error(config, "data", "required: the data section names the training file and the target, "
+                                           "e.g. data: {train: train.csv, target: label}")
     encoding = target_encoding_for(config.task, config.loss.type, getattr(config.layers[-1], "units", None))
     try:
         with rows_not_lines():

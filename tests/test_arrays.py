@@ -6,10 +6,9 @@ from nncli.arrays import fit_arrays
 from nncli.config import config_from_dict
 
 
-def xor_config(valid=None, **training):
+def xor_config(**training):
     return config_from_dict({
         "seed": 0, "task": "classification", "dtype": "float64",
-        "data": {"train": "unused.csv", "target": "y", "valid": valid},
         "layers": [{"type": "dense", "units": 3, "activation": "tanh"},
                    {"type": "dense", "units": 1, "activation": "tanh"}],
         "loss": "mse", "optimizer": {"type": "sgd", "lr": 0.1, "momentum": 0.9},
@@ -32,7 +31,7 @@ def test_fit_arrays_with_validation_and_early_stopping():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 2))
     y = (x[:, :1] * x[:, 1:] > 0).astype(float)
-    config = xor_config(valid=0.25, epochs=200, batch_size=16, early_stopping={"monitor": "val_loss", "patience": 3})
+    config = xor_config(epochs=200, batch_size=16, early_stopping={"monitor": "val_loss", "patience": 3})
     model, history = fit_arrays(config, x[:150], y[:150], valid=(x[150:], y[150:]))
     assert "val_loss" in history[0] and len(history) < 200
 
@@ -47,7 +46,7 @@ def test_a_diverging_fit_arrays_raises_without_leaking_warnings():
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float) * 1e3
     y = np.array([[0], [1], [1], [0]], dtype=float)
     config = config_from_dict({
-        "data": {"train": "unused.csv", "target": "y", "valid": None}, "task": "regression",
+        "task": "regression",
         "layers": [{"type": "dense", "units": 8, "activation": "relu"}, {"type": "dense", "units": 1}],
         "loss": "mse", "optimizer": {"type": "sgd", "lr": 10.0}, "training": {"epochs": 50, "batch_size": 4}})
     with warnings.catch_warnings():
@@ -63,7 +62,6 @@ def test_a_network_that_does_not_fit_is_the_config_error_users_see():
     from nncli.errors import ConfigError
 
     config = config_from_dict({
-        "data": {"train": "unused.csv", "target": "y", "valid": None},
         "layers": [{"type": "dense", "name": "a", "units": 4}, {"type": "dense", "name": "b", "inputs": ["input"],
                                                                 "units": 3},
                    {"type": "add", "inputs": ["a", "b"]}], "loss": "mse"})

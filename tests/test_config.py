@@ -284,7 +284,8 @@ def test_plateau_schedule_monitor_needs_validation_data():
 
 def test_missing_required_top_level_keys():
     assert error_of("data: {train: a.csv, target: y}\n") == "config.yaml: layers: required"
-    assert error_of("layers: [{type: dense, units: 1}]\n") == "config.yaml: data: required"
+    # data is needed to train from files, which is where it is checked (fit_arrays takes arrays instead)
+    assert parse("layers: [{type: dense, units: 1}]\n").data is None
 
 
 def test_the_error_reported_is_the_first_in_the_file():
@@ -524,3 +525,11 @@ def test_stand_in_registries(monkeypatch):
     assert resolve.resolve_layers(raw["layers"], layers, problems) == [
         {"type": "line", "name": "line_0", "inputs": ["input"], "width": 3}]
     assert error_of(text.replace("width: 3", "width: 99")).startswith("config.yaml:2: layers[0]: invalid parameters")
+
+
+def test_a_run_from_files_needs_the_data_section(tmp_path):
+    from nncli import api
+
+    (tmp_path / "c.yaml").write_text("layers: [{type: dense, units: 1}]\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: data: required: the data section names the training file"):
+        api.check(tmp_path / "c.yaml")

@@ -192,8 +192,7 @@ def test_a_batch_too_large_is_named(project, monkeypatch):
 
 def test_arrays_training_checks_the_size_too(monkeypatch):
     monkeypatch.setattr(memory, "MEMORY_LIMIT", 1 << 20)
-    config = config_from_dict({"data": {"train": "unused.csv", "target": "y"},
-                               "layers": [{"type": "dense", "units": 100_000}, {"type": "dense", "units": 1}]})
+    config = config_from_dict({"layers": [{"type": "dense", "units": 100_000}, {"type": "dense", "units": 1}]})
     message = config_error(fit_arrays, config, np.zeros((4, 3)), np.zeros((4, 1)))
     assert message.startswith("<dict>: layers[0].units: with 100,000 units the network needs about")
 

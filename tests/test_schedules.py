@@ -194,6 +194,6 @@ def test_config_round_trip(name):
 ])
 def test_bad_parameters_are_rejected(spec, field):
     with pytest.raises(ConfigError) as error:
-        config_from_dict({"data": {"train": "unused.csv", "target": "y"}, "layers": [{"type": "dense", "units": 1}],
+        config_from_dict({"layers": [{"type": "dense", "units": 1}],
                           "schedule": spec})
     assert error.value.field == field

@@ -48,7 +48,7 @@ def lookup(registry: Registry, name: Any, path: Path_, problems: Problems) -> ty
     return registry.get(name)
 
 
-def validate_parameters(cls: type, params: dict, path: Path_, problems: Problems,
+def validate_parameters(cls: Any, params: dict, path: Path_, problems: Problems,
                         reserved: tuple[str, ...]) -> dict | None:
     """`params` validated against `cls`'s constructor, every default filled in; None after reporting."""
     model = parameters_model(cls)

@@ -14,7 +14,7 @@ from nncli.config.graph import resolve_layers
 from nncli.config.locations import Locations, Path_
 from nncli.config.messages import show, translate
 from nncli.config.problems import Problems, lookup, validate_parameters, with_article
-from nncli.config.schema import Config, RawConfig
+from nncli.config.schema import Config, DataConfig, RawConfig
 from nncli.config.typed import registries
 from nncli.registry import Registry, unknown_name_message
 
@@ -143,6 +143,18 @@ def _metrics(value: Any, task: str | None, registry: Registry, problems: Problem
 
 def _cross_checks(plain: RawConfig, task: str, metrics: list[str], schedule: dict, problems: Problems) -> None:
     data = plain.data
+    has_valid = data is None or data.valid is not None  # without a data section, fit_arrays is given the rows
+    if data is not None:
+        _check_columns(data, task, problems)
+    early_stopping = plain.training.early_stopping
+    if early_stopping is not None:
+        _check_monitor(early_stopping.monitor, ("training", "early_stopping", "monitor"), metrics, has_valid,
+                       problems)
+    if isinstance(schedule.get("monitor"), str):
+        _check_monitor(schedule["monitor"], ("schedule", "monitor"), metrics, has_valid, problems)
+
+
+def _check_columns(data: DataConfig, task: str, problems: Problems) -> None:
     targets = [data.target] if isinstance(data.target, str) else data.target
     if task == "classification" and isinstance(data.target, list):
         problems.add(("data", "target"), "a list of targets is only for regression; a classifier predicts "
@@ -152,12 +164,6 @@ def _cross_checks(plain: RawConfig, task: str, metrics: list[str], schedule: dic
             if target in data.features:
                 problems.add(("data", "features"), f"lists the target {target!r}: features are the model's "
                                                    "inputs, the target is what it predicts")
-    early_stopping = plain.training.early_stopping
-    if early_stopping is not None:
-        _check_monitor(early_stopping.monitor, ("training", "early_stopping", "monitor"), metrics,
-                       data.valid is not None, problems)
-    if isinstance(schedule.get("monitor"), str):
-        _check_monitor(schedule["monitor"], ("schedule", "monitor"), metrics, data.valid is not None, problems)
 
 
 def _check_monitor(monitor: str, path: Path_, metrics: list[str], has_valid: bool, problems: Problems) -> None:

@@ -208,7 +208,7 @@ class RawConfig(Section):
     seed: NonNegativeInt = 0
     dtype: Literal["float32", "float64"] = "float32"
     task: Literal["auto", "classification", "regression"] = "auto"
-    data: Annotated[DataConfig, BeforeValidator(_mapping_if_null)]
+    data: Annotated[Optional[DataConfig], BeforeValidator(_mapping_if_null)] = None  # fit_arrays needs none
     layers: Any
     loss: Any = None
     metrics: Any = None
@@ -225,7 +225,7 @@ class Config(Section):
     seed: NonNegativeInt = 0
     dtype: Literal["float32", "float64"] = "float32"
     task: Literal["classification", "regression"]
-    data: DataConfig
+    data: Optional[DataConfig] = None  # required to train from files (build.load_data), not by fit_arrays
     layers: list[LayerConfig]
     loss: LossConfig
     metrics: list[str]
