@@ -242,8 +242,39 @@ def _aligned_name(name: str) -> str:
     return name[len("test_"):] if name.startswith("test_") else name
 
 
-def run_summary(summary: dict[str, Any]) -> RenderableType:
-    """A panel: where the run was saved, epochs run, best epoch, wall time, and final/best/test metrics."""
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 40
+
+
+def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
+    """Values as a line of bars, lowest ▁ to highest █, at most `width` wide (sampled evenly); NaN as a space."""
+    values = [float(value) for value in values]
+    if len(values) > width:
+        values = [values[round(i * (len(values) - 1) / (width - 1))] for i in range(width)]
+    finite = [value for value in values if math.isfinite(value)]
+    if not finite:
+        return " " * len(values)
+    low, high = min(finite), max(finite)
+    span = high - low if high > low else 1.0
+    top = len(SPARK_BARS) - 1
+    return "".join(SPARK_BARS[round((value - low) / span * top)] if math.isfinite(value) else " "
+                   for value in values)
+
+
+def _curve_rows(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(name, sparkline with first and last value) for loss and val_loss over the epochs."""
+    rows = []
+    for name in ("loss", "val_loss"):
+        values = [record.get(name) for record in history]
+        if len(values) >= 2 and all(value is not None for value in values):
+            rows.append((name, f"{sparkline(values)}  {format_value(name, values[0])} → "
+                               f"{format_value(name, values[-1])}"))
+    return rows
+
+
+def run_summary(summary: dict[str, Any], history: list[dict[str, Any]] | None = None) -> RenderableType:
+    """A panel: where the run was saved, epochs run, best epoch, wall time, sparklines of loss and val_loss by
+    epoch (from `history`, the metrics.csv rows), and final/best/test metrics."""
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column()
@@ -258,6 +289,8 @@ def run_summary(summary: dict[str, Any]) -> RenderableType:
     if final.get("lr") is not None:
         facts.add_row("final lr", format_value("lr", final["lr"]))
     facts.add_row("wall time", format_seconds(float(summary.get("wall_seconds", 0.0))))
+    for name, line in _curve_rows(history or []):
+        facts.add_row(name, line)
 
     best = summary.get("best") or {}
     test = {_aligned_name(name): value for name, value in (summary.get("test") or {}).items()}
