@@ -16,8 +16,8 @@ from nncli.display import (
     evaluation_renderables,
     model_summary_table,
     run_summary,
-    sparkline,
 )
+from nncli.sparkline import sparkline
 
 COLUMNS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "lr", "seconds"]
 
