@@ -189,6 +189,6 @@ class TrainingSession:
             self._display.__exit__(None, None, None)
             self._display = None
 
-    def finish(self, summary: dict) -> None:
+    def finish(self, summary: dict, history: list[dict] | None = None) -> None:
         if self.mode != "quiet":
-            self.console.print(run_summary(summary))
+            self.console.print(run_summary(summary, history))

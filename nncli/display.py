@@ -20,6 +20,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from nncli.data.checks import skipped_text
+from nncli.sparkline import sparkline
 
 DisplayMode = Literal["live", "plain", "quiet"]
 
@@ -242,8 +243,20 @@ def _aligned_name(name: str) -> str:
     return name[len("test_"):] if name.startswith("test_") else name
 
 
-def run_summary(summary: dict[str, Any]) -> RenderableType:
-    """A panel: where the run was saved, epochs run, best epoch, wall time, and final/best/test metrics."""
+def _curve_rows(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(name, sparkline with first and last value) for loss and val_loss over the epochs."""
+    rows = []
+    for name in ("loss", "val_loss"):
+        values = [record.get(name) for record in history]
+        if len(values) >= 2 and all(value is not None for value in values):
+            rows.append((name, f"{sparkline(values)}  {format_value(name, values[0])} → "
+                               f"{format_value(name, values[-1])}"))
+    return rows
+
+
+def run_summary(summary: dict[str, Any], history: list[dict[str, Any]] | None = None) -> RenderableType:
+    """A panel: where the run was saved, epochs run, best epoch, wall time, sparklines of loss and val_loss by
+    epoch (from `history`, the metrics.csv rows), and final/best/test metrics."""
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="bold")
     facts.add_column()
@@ -258,6 +271,8 @@ def run_summary(summary: dict[str, Any]) -> RenderableType:
     if final.get("lr") is not None:
         facts.add_row("final lr", format_value("lr", final["lr"]))
     facts.add_row("wall time", format_seconds(float(summary.get("wall_seconds", 0.0))))
+    for name, line in _curve_rows(history or []):
+        facts.add_row(name, line)
 
     best = summary.get("best") or {}
     test = {_aligned_name(name): value for name, value in (summary.get("test") or {}).items()}

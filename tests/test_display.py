@@ -17,6 +17,7 @@ from nncli.display import (
     model_summary_table,
     run_summary,
 )
+from nncli.sparkline import sparkline
 
 COLUMNS = ["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "lr", "seconds"]
 
@@ -219,3 +220,22 @@ def test_model_summary_table():
     assert cells(text, "wide (dense)") == ["(None, 1000)", "17,000", "drop"]
     assert cells(text, "join (concat)") == ["(None, 1016)", "0", "hidden, wide"]
     assert "Total params: 17,048" in text
+
+
+def test_sparkline_spans_the_bars_and_samples_long_curves():
+    assert sparkline([3.0, 2.0, 1.0, 0.0]) == "█▆▃▁"
+    assert sparkline([1.0, 1.0]) == "▁▁"
+    assert sparkline([0.0, float("nan"), 1.0]) == "▁ █"
+    long = sparkline(list(range(100)), width=10)
+    assert len(long) == 10 and long[0] == "▁" and long[-1] == "█"
+
+
+def test_run_summary_shows_loss_curves():
+    summary = {"run_dir": "out", "epochs_run": 3, "best_epoch": 2, "final": {"loss": 0.2}, "best": {}, "test": None,
+               "wall_seconds": 1.0, "stopped_early": False}
+    history = [{"epoch": 0, "loss": 0.9, "val_loss": 0.8}, {"epoch": 1, "loss": 0.5, "val_loss": 0.1},
+               {"epoch": 2, "loss": 0.2, "val_loss": 0.2}]
+    text = render(run_summary(summary, history))
+    assert "loss        █▄▁  0.9 → 0.2" in text
+    assert "val_loss    █▁▂  0.8 → 0.2" in text
+    assert "█" not in render(run_summary(summary))

@@ -71,6 +71,7 @@ def train(
         stops = StopRequests()
         session = TrainingSession.on_stdout(quiet)
         summary: dict = {}
+        history: list[dict] = []
         try:
             events = api.run(config, out, overrides, resume, should_stop=stops, on_batch=session.batch_done)
             with stops.installed(), contextlib.closing(events):
@@ -88,7 +89,7 @@ def train(
                         case api.RunDiverged(message=message):
                             raise api.Diverged(message)
                         case api.RunFinished(result=result):
-                            summary = result.summary
+                            summary, history = result.summary, result.history
         except KeyboardInterrupt:  # the second Ctrl-C: out at once, the last checkpoint written stays
             session.close()
             if debug:
@@ -100,4 +101,4 @@ def train(
             raise typer.Exit(130) from None
         finally:
             session.close()
-        session.finish(summary)
+        session.finish(summary, history)

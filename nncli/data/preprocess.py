@@ -114,6 +114,12 @@ class Preprocessor:
             for slot, name in zip(numeric_positions, self._numeric)
             for position in [self.feature_names.index(name)]]
 
+    def feature_slices(self) -> dict[str, slice]:
+        """Each raw feature column's network inputs: its one scaled column, or its whole one-hot block."""
+        blocks = {name: slice(start, start + width) for name, start, width in self._onehot}
+        blocks.update({name: slice(slot, slot + 1) for name, slot, *_ in self._numeric_columns})
+        return {name: blocks[name] for name in self.feature_names}
+
     # ----- fitting
 
     @classmethod
