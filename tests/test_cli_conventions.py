@@ -41,9 +41,16 @@ def test_completion_script_and_completion_of_command_names():
     done = subprocess.run([sys.executable, "-c", "from nncli.cli import app; app(prog_name='nncli')"], env=env,
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.stdout.split() == ["train"], done.stderr
-    shown = subprocess.run([sys.executable, "-m", "nncli", "--show-completion", "bash"], env=cli_env() | {
-        "SHELL": "/bin/bash"}, capture_output=True, text=True, timeout=60, check=False)
-    assert shown.returncode == 0 and "complete" in shown.stdout, shown.stderr
+
+
+
+@pytest.mark.parametrize(("shell", "marker"),
+                         [("bash", "complete -o"), ("zsh", "#compdef"), ("fish", "complete --command")])
+def test_show_completion_prints_each_shells_script(shell, marker):
+    env = cli_env() | {"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}  # the shell by name, not detected
+    shown = subprocess.run([sys.executable, "-m", "nncli", "--show-completion", shell], env=env,
+                           capture_output=True, text=True, timeout=60, check=False)
+    assert shown.returncode == 0 and marker in shown.stdout, shown.stderr
 
 
 def test_version_in_a_real_process():
