@@ -128,12 +128,17 @@ def versions() -> dict[str, str]:
     return {"nncli": __version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
+def metrics_columns(columns: list[str]) -> list[str]:
+    """metrics.csv's column order: epoch, lr, loss, val_loss, the metrics, seconds."""
+    ordered = [c for c in ("epoch", "lr", "loss", "val_loss") if c in columns]
+    return ordered + [c for c in columns if c not in ordered and c != "seconds"] + ["seconds"]
+
+
 def write_metrics_csv(path: Path, history: list[dict]) -> None:
     columns: list[str] = []
     for record in history:
         columns.extend(key for key in record if key not in columns)
-    ordered = [c for c in ("epoch", "lr", "loss", "val_loss") if c in columns]
-    ordered += [c for c in columns if c not in ordered and c != "seconds"] + ["seconds"]
+    ordered = metrics_columns(columns)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=ordered, lineterminator="\n")
     writer.writeheader()
