@@ -52,8 +52,8 @@ def inspection_renderables(inspection: Inspection) -> list[RenderableType]:
 
 def _columns_table(profile: Profile) -> Table:
     table = Table(title="columns", title_justify="left")
-    for column in ("column", "kind", "missing", "distinct"):
-        table.add_column(column, justify="right" if column in ("missing", "distinct") else "left", no_wrap=True)
+    for heading in ("column", "kind", "missing", "distinct"):
+        table.add_column(heading, justify="right" if heading in ("missing", "distinct") else "left", no_wrap=True)
     table.add_column("range or top values", overflow="fold")
     for column in profile.columns:
         if column.minimum is not None:
