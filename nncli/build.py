@@ -103,6 +103,20 @@ class Prepared:
     datasets: Datasets
     model: Model
 
+    def summary(self) -> dict[str, Any]:
+        """What `check --json` prints: the resolved config, rows per split, inputs, classes or targets, the
+        model summary rows and the parameter count, and the data's warnings."""
+        datasets, preprocessor = self.datasets, self.datasets.preprocessor
+        splits = {"train": datasets.train, "valid": datasets.valid, "test": datasets.test}
+        return {"config": self.config.to_dict(),
+                "rows": {name: split.rows for name, split in splits.items() if split is not None},
+                "rows_skipped": datasets.rows_skipped,
+                "inputs": {"columns": list(preprocessor.feature_names), "width": preprocessor.input_width},
+                "classes": [str(label) for label in preprocessor.classes] if preprocessor.classes else None,
+                "targets": list(preprocessor.target_names),
+                "layers": self.model.summary_rows(), "parameters": self.model.parameter_count(),
+                "warnings": list(datasets.warnings)}
+
 
 def load_data(config: Config, rng: np.random.Generator) -> Datasets:
     """The config's datasets, targets laid out for its loss and output layer (first use of `rng`).

@@ -69,7 +69,8 @@ def entry(registry: Registry, name: str) -> Entry:
     cls = registry.get(name)
     doc = (cls.__doc__ or "").strip().splitlines()
     fields = parameters_model(cls).model_fields
-    return Entry(name, doc[0].strip() if doc else "",
+    # the first line may introduce the update rule written below it ("Adam, step t (from 1):")
+    return Entry(name, doc[0].strip().rstrip(":") if doc else "",
                  tuple(_parameter(key, info) for key, info in fields.items()))
 
 

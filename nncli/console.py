@@ -192,3 +192,51 @@ class TrainingSession:
     def finish(self, summary: dict, history: list[dict] | None = None) -> None:
         if self.mode != "quiet":
             self.console.print(run_summary(summary, history))
+
+
+class JsonLinesSession:
+    """`nncli train --json`: stdout gets one JSON object per finished epoch (a metrics.csv row) and then
+    `{"summary": ...}` (summary.json), nothing else; warnings go to stderr. Same interface as TrainingSession."""
+
+    def __init__(self) -> None:
+        self.run_dir: Path | None = None
+        self._stdout = GuardedStdout(sys.stdout, lambda: TrainingSession.stdout_closed(self))  # type: ignore[arg-type]
+
+    def start(self, prepared: Any, run_dir: Path, first_epoch: int) -> None:
+        self.run_dir = run_dir
+        show_warnings(prepared.datasets.warnings)
+
+    def batch_done(self, batch_index: int) -> None:
+        pass
+
+    def epoch_done(self, record: dict) -> None:
+        from nncli.runs import metrics_columns
+
+        self._write({key: record.get(key) for key in metrics_columns(list(record))})
+
+    def close(self) -> None:
+        pass
+
+    def finish(self, summary: dict, history: list[dict] | None = None) -> None:
+        self._write({"summary": summary})
+
+    def _write(self, value: dict) -> None:
+        self._stdout.write(json_line(value))
+        self._stdout.flush()
+
+
+def json_line(value: Any) -> str:
+    """`value` as one line of JSON, numbers that are not finite as null."""
+    import json
+
+    from nncli.metrics import json_ready
+
+    return json.dumps(json_ready(value), allow_nan=False, default=_plain) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # a numpy scalar
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

@@ -89,6 +89,23 @@ def write_text(path: Path, text: str) -> None:
     write_atomically(path, lambda stream: stream.write(text.encode("utf-8")))
 
 
+def write_new_text(path: Path, text: str) -> None:
+    """Write a file that must not exist: whole or not at all, never over a file (or link) there, even one made
+    meanwhile. An existing `path` is an NncliError (exit 2)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
+    write_text(temporary, text)
+    try:
+        os.link(temporary, path)  # fails when anything is at `path`, where a rename would replace it
+    except FileExistsError:
+        raise NncliError("the file exists already; nncli never writes over it: give another -o or move it "
+                         "away", file=str(path)) from None
+    except OSError as error:
+        raise FileWriteError(f"cannot write the file: {error.strerror or error}", file=str(path)) from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     # numpy's stubs read `**arrays` as its `allow_pickle` keyword; the arrays are saved under their keys
     write_atomically(path, lambda stream: np.savez(stream, **arrays))  # type: ignore[arg-type]
@@ -112,12 +129,17 @@ def versions() -> dict[str, str]:
     return {"nncli": __version__, "numpy": np.__version__, "python": platform.python_version()}
 
 
+def metrics_columns(columns: list[str]) -> list[str]:
+    """metrics.csv's column order: epoch, lr, loss, val_loss, the metrics, seconds."""
+    ordered = [c for c in ("epoch", "lr", "loss", "val_loss") if c in columns]
+    return ordered + [c for c in columns if c not in ordered and c != "seconds"] + ["seconds"]
+
+
 def write_metrics_csv(path: Path, history: list[dict]) -> None:
     columns: list[str] = []
     for record in history:
         columns.extend(key for key in record if key not in columns)
-    ordered: list[str] = [c for c in ("epoch", "lr", "loss", "val_loss") if c in columns]
-    ordered += [c for c in columns if c not in ordered and c != "seconds"] + ["seconds"]
+    ordered = metrics_columns(columns)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=ordered, lineterminator="\n")
     writer.writeheader()

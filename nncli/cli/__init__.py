@@ -3,7 +3,9 @@
 The modules register their commands on `app` when imported, in the order `nncli --help` lists them.
 """
 
-from nncli.cli import train, predict, evaluate, check, export, plot, compare, explain  # noqa: F401, I001  # registers them, in --help's order
+# registers the commands, in --help's order
+from nncli.cli import train, predict, evaluate, check, init, inspect, export, plot, compare, explain  # noqa: F401, I001
+from nncli.cli import gradcheck, listing, schema  # noqa: F401, I001
 from nncli.cli.app import app
 from nncli.cli.train import StopRequests
 

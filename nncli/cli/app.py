@@ -11,10 +11,50 @@ import warnings
 from collections.abc import Iterator
 
 import typer
+from typer.core import TyperArgument, TyperCommand
+
+from nncli import __version__
+
+
+class PlainUsageCommand(TyperCommand):
+    """A command whose usage line shows required arguments bare (`CONFIG.yaml`), not typer's `{CONFIG.yaml}`."""
+
+    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument):
+                name = param.display_name_raw if param.required else f"[{param.display_name_raw}]"
+                pieces.append(name + ("..." if param.nargs != 1 else ""))
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+class NncliTyper(typer.Typer):
+    """The app: every command gets the plain usage line unless it asks for another class."""
+
+    def command(self, *args, cls: type[TyperCommand] | None = PlainUsageCommand, **kwargs):  # type: ignore[override]
+        return super().command(*args, cls=cls, **kwargs)
+
 
 # rich_markup_mode=None: plain click help, without importing typer's rich help renderer (0.1 s of start-up)
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="Train, evaluate and use neural networks on tabular data from a YAML config.")
+app = NncliTyper(no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                 context_settings={"help_option_names": ["-h", "--help"]},
+                 help="Train, evaluate and use neural networks on tabular data from a YAML config.")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"nncli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                 help="Print nncli's version and exit."),
+) -> None:
+    """Train, evaluate and use neural networks on tabular data from a YAML config."""
 
 DEBUG_HELP = "Show the Python traceback of an error."
 DATA_HELP = "CSV file (or .csv.gz/.bz2/.xz/.zst, .parquet, or - for CSV on stdin)"

@@ -58,6 +58,8 @@ def train(
                                         help="Override a config value: KEY=VALUE (dotted path)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", help="Print only errors."),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines on stdout: one object per epoch (a metrics.csv "
+                                                       "row), then {\"summary\": ...}; nothing else."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
     """Train the network a config describes and save the run directory.
@@ -66,10 +68,10 @@ def train(
     """
     with user_errors(debug):
         from nncli import api, runs
-        from nncli.console import TrainingSession
+        from nncli.console import JsonLinesSession, TrainingSession
 
         stops = StopRequests()
-        session = TrainingSession.on_stdout(quiet)
+        session = JsonLinesSession() if as_json else TrainingSession.on_stdout(quiet)
         summary: dict = {}
         history: list[dict] = []
         try:

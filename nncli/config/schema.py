@@ -154,68 +154,100 @@ else:
 class Section(pydantic.BaseModel):
     """A frozen mapping of the config that refuses unknown keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # the docstring under each field is its description in the JSON Schema (`nncli schema`)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class DataConfig(Section):
     """Where the data is and how to read it; paths are absolute."""
 
     train: CsvPath
+    """The training CSV file (or .gz/.bz2/.xz/.zst, .parquet), relative to the config file."""
     valid: ValidSplit = 0.2
+    """A CSV path, a fraction of train held out (stratified for classification), or null."""
     delimiter: Delimiter = "auto"
+    """Auto (sniffed among , ; tab |) or a single character."""
     missing: Literal["error", "drop", "impute"] = "error"
+    """Missing feature cells: error, drop the rows, or impute (numeric: training mean; categorical: own category)."""
     test: OptionalCsvPath = None
+    """An optional test CSV, evaluated once after training."""
     target: TargetColumns
+    """The target column, or a list of columns (regression)."""
     features: FeatureColumns = "all"
+    """All, or a list of the feature columns."""
     categorical: CategoricalColumns = "auto"
+    """Auto (non-numeric columns) or a list; one-hot encoded unless an embedding layer takes it."""
     scale: Literal["standard", "minmax", "none"] = "standard"
+    """Feature scaling; statistics from the training split only."""
     na_values: Annotated[list[str], PlainValidator(_na_values)] = []
+    """More cell texts read as missing, e.g. ["?", "-"]."""
     missing_target: Literal["drop", "error"] = "drop"
+    """Rows whose target is missing: drop them (counted in the summary) or error."""
     unknown_category: Literal["error", "ignore"] = "error"
+    """A category unseen in training: error, or ignore (all-zero one-hot / unknown embedding row)."""
     min_frequency: PositiveInt = 1
+    """Categories seen in fewer training rows share one "infrequent" column."""
 
 
 class Regularization(Section):
     """Penalties on the weight matrices: l1·Σ|W| and l2/2·Σ‖W‖²."""
 
     l1: NonNegativeFloat = 0.0
+    """Adds l1·Σ|W| over the weight matrices to the training loss."""
     l2: NonNegativeFloat = 0.0
+    """Adds l2/2·Σ‖W‖² over the weight matrices (not the biases) to the training loss."""
 
 
 class EarlyStopping(Section):
     """Stop when `monitor` has not improved by `min_delta` for `patience` epochs."""
 
     monitor: Name = "val_loss"
+    """The metrics.csv column watched, e.g. val_loss or val_accuracy."""
     patience: NonNegativeInt = 10
+    """Epochs without improvement before training stops."""
     restore_best: Bool = True
+    """Save the best epoch's weights rather than the last."""
     min_delta: NonNegativeFloat = 0.0
+    """The least change that counts as an improvement."""
 
 
 class Training(Section):
     """How long and in which batches to train."""
 
     epochs: NonNegativeInt = 100
+    """Epochs to train; 0 saves the initialised weights."""
     batch_size: PositiveInt = 32
+    """Rows per batch."""
     shuffle: Bool = True
+    """Shuffle the rows every epoch (false: batches in file order)."""
     early_stopping: Annotated[Optional[EarlyStopping], BeforeValidator(_switch)] = None
+    """Null (off), true (the defaults) or its settings."""
     clip_norm: Optional[PositiveFloat] = None
+    """Clip the global gradient norm to this value; null: no clipping."""
 
 
 class RawConfig(Section):
     """The top level as written; layers, loss, metrics, optimizer and schedule are resolved afterwards."""
 
     name: Optional[RunName] = None
+    """The run name; default: the config file's stem."""
     seed: NonNegativeInt = 0
+    """One seed drives init, shuffling, dropout and the validation split."""
     dtype: Literal["float32", "float64"] = "float32"
+    """The floating-point type of the network."""
     task: Literal["auto", "classification", "regression"] = "auto"
-    data: Annotated[Optional[DataConfig], BeforeValidator(_mapping_if_null)] = None  # fit_arrays needs none
+    """Auto: from the loss."""
+    data: Annotated[Optional[DataConfig], BeforeValidator(_mapping_if_null)] = None
+    """Where the data is and how to read it (required to train from files; fit_arrays takes arrays instead)."""
     layers: Any
     loss: Any = None
     metrics: Any = None
     optimizer: Any = None
     schedule: Any = None
     regularization: Annotated[Regularization, BeforeValidator(_mapping_if_null)] = Regularization()
+    """Penalties on the weight matrices."""
     training: Annotated[Training, BeforeValidator(_mapping_if_null)] = Training()
+    """How long and in which batches to train."""
 
 
 class Config(Section):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nncli.config.yamlio import dump_yaml
+from nncli.config.yamlio import FlowList, dump_yaml
 from nncli.data.profile import Profile
 
 LEFT_OUT_KINDS = ("constant", "id-like", "index-like")
+MIN_ROWS_TO_VALIDATE = 20  # fewer rows: holding a fifth out leaves too little (or nothing) on either side
 
 
 def hidden_units(rows: int) -> int:
@@ -34,15 +35,25 @@ def starter_config(profile: Profile, data: Path, config_path: Path) -> str:
     lines += [f"name: {_scalar(config_path.stem)}", "seed: 0                        # drives init, shuffling, "
               "dropout and the validation split", ""]
     lines += ["data:", f"  train: {_scalar(_relative(data, config_path.parent))}",
-              f"  target: {_scalar(target.name)}",
-              "  valid: 0.2                     # held out for validation"
-              + (" (stratified by class)" if target.task == "classification" else "")]
+              f"  target: {_scalar(target.name)}"]
+    validate = profile.rows >= MIN_ROWS_TO_VALIDATE
+    if validate:
+        lines.append("  valid: 0.2                     # held out for validation"
+                     + (" (stratified by class)" if target.task == "classification" else ""))
+    else:
+        lines.append(f"  valid: null                    # {profile.rows} rows are too few to hold some out")
     if left_out:
         lines.append("  # left out: " + ", ".join(f"{name} ({_kind_of(profile, name)})" for name in left_out))
-        lines.append(f"  features: {dump_yaml(features).strip()}")
+        lines.append(f"  features: {dump_yaml(FlowList(features)).strip()}")
     if target.missing:
         lines.append(f"  missing_target: drop           # {target.missing} rows have no target: skipped and "
                      "counted")
+    markers = list(dict.fromkeys(marker for column in profile.columns if column.name in features
+                                 for marker in column.markers))
+    if markers:
+        entry = f"  na_values: {dump_yaml(FlowList(markers)).strip()} "
+        lines.append(f"{entry.ljust(33)}# texts in columns of numbers, read as missing")
+    missing_features = missing_features or bool(markers)
     if missing_features:
         lines.append("  missing: impute                # missing numbers get the training mean, categories "
                      "their own category")
@@ -59,9 +70,11 @@ def starter_config(profile: Profile, data: Path, config_path: Path) -> str:
         lines += ["  - {type: dense, units: 1}", "loss: mse", "metrics: [mae, r2]"]
     batch = 32 if profile.rows < 20000 else 128
     lines += ["", "optimizer: {type: adam, lr: 0.001}", "", "training:", "  epochs: 200",
-              f"  batch_size: {batch}",
-              "  early_stopping: {monitor: val_loss, patience: 15, restore_best: true}   # stops when "
-              "val_loss stalls", ""]
+              f"  batch_size: {batch}"]
+    if validate:
+        lines.append("  early_stopping: {monitor: val_loss, patience: 15, restore_best: true}   # stops when "
+                     "val_loss stalls")
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -17,6 +17,8 @@ TOP_VALUES = 5
 ID_MIN_ROWS = 20  # fewer rows can be unique per row by chance
 UNNAMED = re.compile(r"Unnamed: \d+")
 STRATIFY_MIN_ROWS = 2  # a stratified split needs a class in both parts
+MAX_MARKERS = 3
+MAX_DISTINCT_FOR_MARKERS = 100_000
 LEAK_PURITY = 0.999  # a column whose values give the target for this share of rows predicts it alone
 
 
@@ -32,6 +34,7 @@ class ColumnProfile:
     maximum: float | None = None
     mean: float | None = None
     top: list[tuple[str, int]] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)  # texts in a column of numbers ("?", "-"): missing markers
 
 
 @dataclass
@@ -70,25 +73,51 @@ def profile_frame(frame: pd.DataFrame, target: str | None = None) -> Profile:
         target_profile = profile_target(target, values)
         warnings += target_warnings(target_profile, values)
         features = [column for column in columns if column.name != target and column.kind in ("numeric", "categorical")]
+        codes = pd.factorize(values)[0]
         warnings += [f"column {column.name!r} alone predicts the target {target!r} (leakage?): leave it out with "
                      "data.features unless it is really known at prediction time"
-                     for column in features if predicts_alone(frame[column.name], values, target_profile.task)]
+                     for column in features if predicts_alone(frame[column.name], values, target_profile.task, codes)]
     return Profile(len(frame), columns, target_profile, warnings)
 
 
 def profile_column(name: str, values: pd.Series) -> ColumnProfile:
-    present = values.dropna()
-    missing = len(values) - len(present)
-    distinct = int(present.nunique())
+    missing = int(values.isna().sum())
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    column = ColumnProfile(name, _kind(name, present, distinct, numeric, len(values)), missing, distinct)
-    if numeric and len(present):
-        column.minimum, column.maximum = float(present.min()), float(present.max())
-        column.mean = float(present.mean())
-    else:
-        counts = present.astype(str).value_counts().head(TOP_VALUES)
-        column.top = [(str(value), int(count)) for value, count in counts.items()]
+    if numeric:
+        present = values.dropna() if missing else values
+        distinct = _distinct_numbers(present.to_numpy())
+        column = ColumnProfile(name, _kind(name, present, distinct, numeric, len(values)), missing, distinct)
+        if len(present):
+            column.minimum, column.maximum = float(present.min()), float(present.max())
+            column.mean = float(present.mean())
+        return column
+    counts = values.value_counts()  # one hashing pass gives the distinct values and the top ones
+    if len(counts) and not isinstance(counts.index[0], str):
+        counts = values.dropna().astype(str).value_counts()
+    column = ColumnProfile(name, _kind(name, values, len(counts), numeric, len(values)), missing, len(counts))
+    column.top = [(str(value), int(count)) for value, count in counts.head(TOP_VALUES).items()]
+    column.markers = missing_markers(counts)
     return column
+
+
+def missing_markers(counts: pd.Series) -> list[str]:
+    """The few texts (at most MAX_MARKERS, in at most a tenth of the cells) that keep a column of numbers from
+    being read as numbers: `?`, `-`, `n/a`. Checked over the distinct values only."""
+    if not 1 < len(counts) <= MAX_DISTINCT_FOR_MARKERS:
+        return []
+    numbers = pd.to_numeric(pd.Series(counts.index, dtype=object), errors="coerce").to_numpy()
+    texts = counts[np.isnan(numbers)]
+    if not 0 < len(texts) <= MAX_MARKERS or texts.sum() > counts.sum() / 10 or len(texts) == len(counts):
+        return []
+    return [str(text) for text in texts.index]
+
+
+def _distinct_numbers(values: np.ndarray) -> int:
+    """How many distinct values: sorting counts them about 5 times faster than pandas' hashing of floats."""
+    if not len(values):
+        return 0
+    ordered = np.sort(values)
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
 
 
 def _kind(name: str, present: pd.Series, distinct: int, numeric: bool, rows: int) -> str:
@@ -139,7 +168,12 @@ def kind_warning(name: str, kind: str) -> str | None:
 
 def column_warnings(column: ColumnProfile) -> list[str]:
     warning = kind_warning(column.name, column.kind)
-    return [] if warning is None else [warning]
+    warnings = [] if warning is None else [warning]
+    if column.markers:
+        shown = ", ".join(f'"{marker}"' for marker in column.markers)
+        warnings.append(f"column {column.name!r} holds numbers and the texts {shown}: read those as missing with "
+                        f"data.na_values: [{shown}] (else it is a text column)")
+    return warnings
 
 
 def profile_target(name: str, values: pd.Series) -> TargetProfile:
@@ -182,20 +216,47 @@ def is_sorted_by(values: pd.Series, task: str) -> bool:
     return int((np.diff(codes) != 0).sum()) == values.nunique() - 1
 
 
-def predicts_alone(feature: pd.Series, target: pd.Series, task: str) -> bool:
-    """True when the feature's values alone give the target for nearly every row."""
-    both = pd.DataFrame({"x": feature, "y": target}).dropna()
-    if len(both) < 10:
-        return False
+def predicts_alone(feature: pd.Series, target: pd.Series, task: str,
+                   target_codes: np.ndarray | None = None) -> bool:
+    """True when the feature's values alone give the target for nearly every row.
+
+    `target_codes` (pd.factorize of `target`) saves factorizing the target again for every feature.
+    """
     if task == "regression":
-        if not pd.api.types.is_numeric_dtype(both["x"]):
+        both = pd.DataFrame({"x": feature, "y": target}).dropna()
+        if len(both) < 10 or not pd.api.types.is_numeric_dtype(both["x"]):
             return False
         return abs(float(both["x"].corr(both["y"], method="spearman"))) >= LEAK_PURITY
-    if pd.api.types.is_numeric_dtype(both["x"]) and both["x"].nunique() > 20:
-        # thresholds on a continuous column: the classes sorted by it change no more often than there are classes
-        codes = pd.factorize(both.sort_values("x", kind="stable")["y"])[0]
-        return int((np.diff(codes) != 0).sum()) <= both["y"].nunique() - 1
-    if both["x"].nunique() >= len(both) / 2:
+    codes = pd.factorize(target)[0] if target_codes is None else target_codes
+    keep = (codes >= 0) & feature.notna().to_numpy()
+    labels = codes[keep]
+    if len(labels) < 10:
+        return False
+    classes = int(np.count_nonzero(np.bincount(labels)))
+    if pd.api.types.is_numeric_dtype(feature) and not pd.api.types.is_bool_dtype(feature):
+        values = feature.to_numpy()[keep]
+        if len(np.unique(values[:10_000])) > 20 or len(np.unique(values)) > 20:
+            return _separates(values, labels, classes)
+    feature_codes = pd.factorize(feature)[0][keep]
+    distinct = int(feature_codes.max()) + 1
+    if distinct >= len(labels) / 2:
         return False  # nearly a value per row: purity says nothing
-    majority = both.groupby("x", sort=False)["y"].agg(lambda group: group.value_counts().iloc[0]).sum()
-    return majority / len(both) >= LEAK_PURITY
+    width = int(labels.max()) + 1
+    counts = np.bincount(feature_codes * width + labels, minlength=distinct * width).reshape(distinct, width)
+    return counts.max(axis=1).sum() / len(labels) >= LEAK_PURITY
+
+
+def _separates(values: np.ndarray, labels: np.ndarray, classes: int, sample: int = 2000) -> bool:
+    """Thresholds on a continuous column give the classes: sorted by it, the labels change no more often than
+    there are classes. A sample of rows (in file order) is checked first: a stable sort of a subset is a
+    subsequence of the full one, so it changes at most as often, and most columns fail it at once."""
+    if len(values) > 4 * sample:
+        rows = np.sort(np.random.default_rng(0).choice(len(values), sample, replace=False))
+        if not _changes_at_most(values[rows], labels[rows], classes - 1):
+            return False
+    return _changes_at_most(values, labels, classes - 1)
+
+
+def _changes_at_most(values: np.ndarray, labels: np.ndarray, limit: int) -> bool:
+    ordered = labels[np.argsort(values, kind="stable")]
+    return int(np.count_nonzero(ordered[1:] != ordered[:-1])) <= limit

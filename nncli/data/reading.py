@@ -69,6 +69,13 @@ def read_table(path: Path, delimiter: str = "auto", *, display_path: str | None 
     return _read(path, delimiter, _name(path, display_path), numbers, exact, options, keep_source=False)[0]
 
 
+def read_table_and_delimiter(path: Path, na_values: Collection[str] = ()) -> tuple[pd.DataFrame, str | None]:
+    """`read_table` with a sniffed delimiter, and that delimiter (None for a Parquet file)."""
+    frame, _, sep = _read(Path(path), "auto", _name(Path(path), None), None, (), Options(tuple(map(str, na_values))),
+                          keep_source=False)
+    return frame, None if sources.is_parquet(path) else sep
+
+
 def read_table_keeping(path: Path, keep: Sequence[str], delimiter: str = "auto", *,
                        display_path: str | None = None,
                        na_values: Collection[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:

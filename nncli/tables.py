@@ -1,0 +1,88 @@
+"""Rich tables for the commands that describe rather than train: `nncli list` and `nncli inspect`.
+
+Pure functions from data to tables; the commands print them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import RenderableType
+from rich.markup import escape
+from rich.table import Table
+
+from nncli.display import format_number
+
+if TYPE_CHECKING:  # `nncli list` need not import pandas
+    from nncli.catalogue import Entry
+    from nncli.data.profile import Profile, TargetProfile
+    from nncli.describe import Inspection
+
+
+def catalogue_table(family: str, entries: list[Entry]) -> Table:
+    """One family of the catalogue: each name, its parameters with their defaults, their limits, its summary."""
+    table = Table(title=family, title_justify="left", show_lines=True)
+    table.add_column("name", no_wrap=True)
+    table.add_column("parameters", no_wrap=True)
+    table.add_column("limits", no_wrap=True)
+    table.add_column("summary", ratio=1, overflow="fold")
+    for entry in entries:
+        # one parameter a line, its limits on the same line of the next column
+        parameters = "\n".join(parameter.describe() for parameter in entry.parameters)
+        limits = "\n".join(parameter.limits for parameter in entry.parameters)
+        table.add_row(entry.name, parameters, limits, entry.summary)
+    return table
+
+
+def inspection_renderables(inspection: Inspection) -> list[RenderableType]:
+    """What `nncli inspect` prints: the file line, a row per column, the target, then the warnings."""
+    profile = inspection.profile
+    how = [f"{profile.rows} rows", f"{len(profile.columns)} columns"]
+    if inspection.delimiter is not None:
+        how += [f"delimiter {inspection.delimiter!r}", f"encoding {inspection.encoding}"]
+    shown: list[RenderableType] = [f"{inspection.file}: {', '.join(how)}", _columns_table(profile)]
+    if profile.target is not None:
+        shown += _target_renderables(profile.target)
+    if profile.warnings:
+        shown.append("warnings:\n" + "\n".join(f"- {warning}" for warning in profile.warnings))
+    else:
+        shown.append("no warnings")
+    return shown
+
+
+def _columns_table(profile: Profile) -> Table:
+    table = Table(title="columns", title_justify="left")
+    for heading in ("column", "kind", "missing", "distinct"):
+        table.add_column(heading, justify="right" if heading in ("missing", "distinct") else "left", no_wrap=True)
+    table.add_column("range or top values", overflow="fold")
+    for column in profile.columns:
+        if column.minimum is not None:
+            values = f"{format_number(column.minimum)} .. {format_number(column.maximum)}, mean " \
+                     f"{format_number(column.mean)}"
+        else:
+            values = ", ".join(f"{value} ({count})" for value, count in column.top)
+        table.add_row(escape(str(column.name)), column.kind, str(column.missing), str(column.distinct),
+                      escape(values))
+    return table
+
+
+def _target_renderables(target: TargetProfile) -> list[RenderableType]:
+    known = sum(count for _, count in target.classes)
+    heading = f"target {escape(repr(target.name))}: {target.task}"
+    if target.task == "classification":
+        heading += f", {len(target.classes)} classes"
+        table = Table()
+        table.add_column("class")
+        for column in ("rows", "share"):
+            table.add_column(column, justify="right")
+        for label, count in target.classes:
+            table.add_row(escape(label), str(count), f"{count / known:.1%}")
+    else:
+        table = Table()
+        table.add_column("statistic")
+        table.add_column("value", justify="right")
+        for name, value in target.statistics.items():
+            table.add_row(name, format_number(value))
+    if target.missing:
+        heading += f"; {target.missing} rows without a target"
+    return [heading, table]
