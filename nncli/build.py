@@ -22,6 +22,7 @@ from nncli.nn.model import Model
 from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS, Optimizer
 from nncli.nn.schedules import SCHEDULES, Schedule
+from nncli.nn.targetscale import TargetScale
 from nncli.train import EarlyStopping, Settings
 
 
@@ -67,7 +68,7 @@ def training_objects(config: Config, model: Model) -> TrainingObjects:
             restore_best=early.restore_best))
     loss = LOSSES.get(config.loss.type).from_config(config.loss.to_dict())
     return TrainingObjects(
-        objective=Objective(loss, model.output_activation),
+        objective=Objective(loss, model.output_activation, target_scale=model.target_scale),
         optimizer=OPTIMIZERS.get(config.optimizer.type).from_config(config.optimizer.to_dict()),
         schedule=build_schedule(config.schedule.to_dict()), settings=settings, base_lr=config.optimizer.lr)
 
@@ -137,4 +138,6 @@ def prepare(config: Config) -> Prepared:
     check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
     model = build_model(config.layer_specs(), datasets.preprocessor.input_width, config.dtype, rng)
     check_output_width(config, model, datasets.preprocessor)
+    if config.data.target_scale == "standard":
+        model.target_scale = TargetScale.fit(datasets.train.targets, config.dtype)
     return Prepared(config, rng, datasets, model)

@@ -22,6 +22,7 @@ from nncli.nn.objective import Objective
 from nncli.nn.optimizers import Optimizer
 from nncli.nn.regularizers import clip_global_norm, regularize
 from nncli.nn.schedules import Schedule
+from nncli.nn.targetscale import scaled_loss
 from nncli.split import Split
 
 
@@ -104,10 +105,9 @@ def batch_step(model: Model, objective: Objective, x: np.ndarray, y: np.ndarray,
 
 def evaluate_split(model: Model, loss: Loss, split: Split, metrics: tuple[str, ...],
                    prefix: str = "") -> dict[str, float]:
-    """Loss (without regularization) and metrics in evaluation mode."""
+    """Loss (without regularization, on the scale the network learns) and metrics (in own units)."""
     outputs = model.predict(split.features)
-    value, _ = loss.forward(outputs, split.targets)
-    record = {f"{prefix}loss": float(value)}
+    record = {f"{prefix}loss": scaled_loss(loss, model.target_scale, outputs, split.targets)}
     for name, metric_value in compute_metrics(list(metrics), split.targets, outputs).items():
         record[f"{prefix}{name}"] = metric_value
     return record

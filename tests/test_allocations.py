@@ -19,6 +19,7 @@ from nncli.nn.model import Model
 from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.nn.regularizers import clip_global_norm
+from nncli.nn.targetscale import TargetScale
 from nncli.train import Settings, batch_step
 
 FEATURES = 10
@@ -63,6 +64,9 @@ CASES = {
     "sigmoid-outputs-cce-unfused": (
         [dense(64, "softplus"), dense(4, "sigmoid")],
         "categorical_crossentropy", {"type": "adam", "lr": 1e-3, "amsgrad": True}, Settings(epochs=1, l2=1e-2)),
+    "target-scale-mse-adam": (  # standardized targets: the scaled batch is a kept buffer too
+        [dense(64, "relu"), dense(3, "linear")],
+        "mse", {"type": "adam", "lr": 1e-3}, Settings(epochs=1)),
     "softmax-outputs-bce-unfused": (
         [dense(64, "relu"), dense(2, "softmax")],
         "binary_crossentropy", {"type": "sgd", "lr": 0.01, "weight_decay": 0.1}, Settings(epochs=1)),
@@ -74,7 +78,10 @@ def training_step(case: str, dtype, seed: int = 0):
     specs, loss_name, optimizer_spec, settings = CASES[case]
     rng = np.random.default_rng(seed)
     model = Model(specs, FEATURES, dtype=dtype, rng=rng)
-    objective = Objective(LOSSES.create(loss_name), model.output_activation)
+    scale = None
+    if case.startswith("target-scale"):
+        scale = TargetScale(np.full(model.output_width, 5e3), np.full(model.output_width, 2e3), dtype)
+    objective = Objective(LOSSES.create(loss_name), model.output_activation, target_scale=scale)
     optimizer = OPTIMIZERS.get(optimizer_spec["type"]).from_config(optimizer_spec)
     params, grads = [model.flat_params], [model.flat_grads]
     batches = {}

@@ -48,7 +48,7 @@ def build_config(raw: dict, where: Locations, base_dir: Path, default_name: str)
     if plain is None or None in (layers, loss, task, metrics, optimizer, schedule):
         raise where.error((), "invalid config")  # unreachable: whatever failed has reported why
     fields = dict(name=plain.name or default_name, seed=plain.seed, dtype=plain.dtype, task=task,
-                  data=plain.data, layers=layers, loss=loss, metrics=metrics, optimizer=optimizer,
+                  data=_resolve_data(plain.data, task), layers=layers, loss=loss, metrics=metrics, optimizer=optimizer,
                   schedule=schedule, regularization=plain.regularization, training=plain.training)
     try:
         config = Config(**fields)
@@ -59,6 +59,13 @@ def build_config(raw: dict, where: Locations, base_dir: Path, default_name: str)
     config._source = where.source
     config._locations = where
     return config
+
+
+def _resolve_data(data: Any, task: str) -> Any:
+    """The data section with `target_scale: auto` settled by the task (standard for regression)."""
+    if data.target_scale != "auto":
+        return data
+    return data.model_copy(update={"target_scale": "standard" if task == "regression" else "none"})
 
 
 def _named(value: Any, key: str, registry: Registry, problems: Problems, default: str) -> dict | None:
@@ -147,6 +154,9 @@ def _cross_checks(plain: RawConfig, task: str, metrics: list[str], schedule: dic
     if task == "classification" and isinstance(data.target, list):
         problems.add(("data", "target"), "a list of targets is only for regression; a classifier predicts "
                                          "one target column")
+    if task == "classification" and data.target_scale == "standard":
+        problems.add(("data", "target_scale"), "standard scales regression targets; a classifier's targets are "
+                                               "classes (use auto or none)")
     if isinstance(data.features, list):
         for target in targets:
             if target in data.features:

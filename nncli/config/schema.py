@@ -170,6 +170,7 @@ class DataConfig(Section):
     missing_target: Literal["drop", "error"] = "drop"
     unknown_category: Literal["error", "ignore"] = "error"
     min_frequency: PositiveInt = 1
+    target_scale: Literal["auto", "standard", "none"] = "auto"
 
 
 class Regularization(Section):
