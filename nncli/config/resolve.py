@@ -157,6 +157,13 @@ def _cross_checks(plain: RawConfig, task: str, metrics: list[str], schedule: dic
     if task == "classification" and data.target_scale == "standard":
         problems.add(("data", "target_scale"), "standard scales regression targets; a classifier's targets are "
                                                "classes (use auto or none)")
+    if plain.training.class_weight is not None and task != "classification":
+        problems.add(("training", "class_weight"), "weighs classes, but the task is regression; weigh rows with "
+                                                   "data.weight")
+    if data.weight is not None and (data.weight in targets or (isinstance(data.features, list)
+                                                               and data.weight in data.features)):
+        role = "the target" if data.weight in targets else "a feature"
+        problems.add(("data", "weight"), f"names {data.weight!r}, which is {role}; the weight column is neither")
     if isinstance(data.features, list):
         for target in targets:
             if target in data.features:

@@ -35,17 +35,19 @@ class Objective:
         self.fused = fuse and loss.fused_activation == activation.name
         self._buffers = Buffers()
 
-    def value_and_grad(self, logits: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
-        """(loss, d loss / d logits) for a batch of logits and its targets."""
+    def value_and_grad(self, logits: np.ndarray, target: np.ndarray,
+                       weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(loss, d loss / d logits) for a batch of logits and its targets (rows weighed by `weight`)."""
         grad = self._buffers.like("grad", logits)
         if self.target_scale is not None:
             target = self.target_scale.standardize(target, out=self._buffers.like("target", logits))
         if self.fused:
-            return self.loss.from_logits(logits, target, out=grad)
+            return self.loss.from_logits(logits, target, out=grad, weight=weight)
         if self.activation.is_identity:
-            return self.loss.forward(logits, target, out=grad)
+            return self.loss.forward(logits, target, out=grad, weight=weight)
         outputs = self.activation.forward(logits, out=self._buffers.like("outputs", logits))
-        value, grad_outputs = self.loss.forward(outputs, target, out=self._buffers.like("grad_outputs", logits))
+        value, grad_outputs = self.loss.forward(outputs, target, out=self._buffers.like("grad_outputs", logits),
+                                                weight=weight)
         return value, self.activation.backward(logits, outputs, grad_outputs, out=grad)
 
     def activate(self, logits: np.ndarray) -> np.ndarray:

@@ -45,8 +45,10 @@ class TargetScale:
         return result
 
 
-def scaled_loss(loss: Loss, scale: TargetScale | None, outputs: np.ndarray, targets: np.ndarray) -> float:
-    """The loss of outputs and targets given in own units, taken on the scale the network learned."""
+def scaled_loss(loss: Loss, scale: TargetScale | None, outputs: np.ndarray, targets: np.ndarray,
+                weight: np.ndarray | None = None) -> float:
+    """The loss of outputs and targets given in own units, taken on the scale the network learned (rows
+    weighed by `weight`)."""
     if scale is None:
-        return float(loss.forward(outputs, targets)[0])
-    return float(loss.forward(scale.standardize(outputs), scale.standardize(targets))[0])
+        return float(loss.forward(outputs, targets, weight=weight)[0])
+    return float(loss.forward(scale.standardize(outputs), scale.standardize(targets), weight=weight)[0])
