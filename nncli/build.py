@@ -23,7 +23,9 @@ from nncli.nn.model import Model
 from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS, Optimizer
 from nncli.nn.schedules import SCHEDULES, Schedule
+from nncli.nn.targetscale import TargetScale
 from nncli.train import EarlyStopping, Settings
+from nncli.weights import weigh_datasets
 
 
 @dataclass
@@ -68,7 +70,7 @@ def training_objects(config: Config, model: Model) -> TrainingObjects:
             restore_best=early.restore_best))
     loss = create(LOSSES, config.loss)
     return TrainingObjects(
-        objective=Objective(loss, model.output_activation),
+        objective=Objective(loss, model.output_activation, target_scale=model.target_scale),
         optimizer=create(OPTIMIZERS, config.optimizer),
         schedule=build_schedule(config.schedule.to_dict()), settings=settings, base_lr=config.optimizer.lr)
 
@@ -139,6 +141,8 @@ def load_data(config: Config, rng: np.random.Generator) -> Datasets:
 
 def column_field(config: Config, column: str) -> str | None:
     """The config entry that names `column` (`data.target`, `data.features[2]`), if one does."""
+    if column == config.data.weight:
+        return "data.weight"
     for key in ("target", "features"):
         value = getattr(config.data, key)
         if value == column:
@@ -152,7 +156,13 @@ def prepare(config: Config) -> Prepared:
     """Data loaded, the network built and checked against the data: what `check` shows and `train` trains."""
     rng = np.random.default_rng(config.seed)
     datasets = load_data(config, rng)
+    try:
+        datasets = weigh_datasets(datasets, config.training.class_weight)
+    except ConfigError as error:
+        raise config_error(config, error.field or "training.class_weight", error.message) from None
     check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
     model = build_model(config.layer_specs(), datasets.preprocessor.input_width, config.dtype, rng)
     check_output_width(config, model, datasets.preprocessor)
+    if config.data.target_scale == "standard":
+        model.target_scale = TargetScale.fit(datasets.train.targets, config.dtype)
     return Prepared(config, rng, datasets, model)

@@ -223,6 +223,10 @@ def _outputs(graph: _Graph, trained: TrainedModel, outputs: str) -> list[Any]:
     helper, types = graph.helper, graph.onnx.TensorProto
     prep = trained.preprocessor
     if trained.task == "regression":
+        scale = trained.model.target_scale  # the network learned standardized targets: back to own units
+        if scale is not None:
+            scaled = graph.op("Mul", [outputs, graph.const(scale.divisor.astype(np.float32).reshape(1, -1))])
+            outputs = graph.op("Add", [scaled, graph.const(scale.offset.astype(np.float32).reshape(1, -1))])
         graph.op("Identity", [outputs], output="prediction")
         return [helper.make_tensor_value_info("prediction", types.FLOAT, ["N", len(prep.target_names)])]
     if prep.target_encoding == "binary":

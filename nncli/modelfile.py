@@ -21,12 +21,13 @@ from nncli.data import Preprocessor
 from nncli.data.checks import skipped_text
 from nncli.errors import DataError, ModelFileError
 from nncli.metrics import classification_report, compute_metrics, regression_report
-from nncli.modelmeta import check_preprocessing
+from nncli.modelmeta import check_preprocessing, check_target_scale
 from nncli.nn.errors import CoreError
 from nncli.nn.graph import DATA_INPUT, GRAPH_KEYS
 from nncli.nn.layers import LAYERS
 from nncli.nn.losses import LOSSES, Loss
 from nncli.nn.model import Model
+from nncli.nn.targetscale import scaled_loss
 from nncli.npz import NpzFile
 from nncli.split import Split
 
@@ -90,7 +91,7 @@ class TrainedModel:
         split = Split(self.preprocessor.features(prepared.frame, self.model.dtype),
                       self.preprocessor.targets(prepared.frame, self.model.dtype))
         outputs = self.model.predict(split.features)
-        report: dict[str, Any] = {"loss": float(self.loss.forward(outputs, split.targets)[0])}
+        report: dict[str, Any] = {"loss": scaled_loss(self.loss, self.model.target_scale, outputs, split.targets)}
         if self.task == "classification":
             report.update(classification_report(split.targets, outputs, [str(c) for c in self.preprocessor.classes]))
         else:
@@ -110,6 +111,9 @@ class TrainedModel:
         arrays["meta.input_width"] = np.array(self.model.input_width)
         arrays["meta.dtype"] = np.array(self.model.dtype.name)
         arrays["meta.versions"] = runs.json_array(runs.versions())
+        if self.model.target_scale is not None:
+            arrays["meta.target_offset"] = self.model.target_scale.offset.copy()
+            arrays["meta.target_divisor"] = self.model.target_scale.divisor.copy()
         return arrays
 
     def save(self, path: Path) -> None:
@@ -131,8 +135,11 @@ def load_model(path: str | Path) -> TrainedModel:
         config, loss = _config_and_loss(archive, meta)
         model = _build_network(archive, meta)
         _load_weights(archive, model)
-    preprocessor = check_preprocessing({key[5:]: value for key, value in meta.items()}, model, config["task"],
+    meta_arrays = {key[5:]: value for key, value in meta.items()}
+    preprocessor = check_preprocessing(meta_arrays, model, config["task"],
                                        lambda key, message: archive.error(f"meta.{key}", message))
+    model.target_scale = check_target_scale(meta_arrays, model, config["task"],
+                                            lambda key, message: archive.error(f"meta.{key}", message))
     return TrainedModel(model, preprocessor, config, loss)
 
 

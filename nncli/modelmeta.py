@@ -18,6 +18,7 @@ from nncli.data.encoding import UNKNOWN_CATEGORY
 from nncli.data.preprocess import ENCODINGS, MISSING, MISSING_TARGET, SCALES
 from nncli.errors import ModelFileError
 from nncli.nn.model import Model
+from nncli.nn.targetscale import TargetScale
 
 ErrorFactory = Callable[[str, str], ModelFileError]  # (key without "meta.", message) -> the error to raise
 OUTPUT_WIDTH = {"binary": "1 unit (the last class's probability)", "onehot": "one unit per class",
@@ -106,6 +107,33 @@ def check_preprocessing(arrays: Mapping[str, np.ndarray], model: Model, task: st
         raise error("feature_names", f"the preprocessing cannot be rebuilt ({message})") from None
     _check_fit(preprocessor, model, error)
     return preprocessor
+
+
+TARGET_SCALE_KEYS = ("target_offset", "target_divisor")
+
+
+def check_target_scale(arrays: Mapping[str, np.ndarray], model: Model, task: str,
+                       error: ErrorFactory) -> TargetScale | None:
+    """The target standardization a model file stores (None for a file without one), after checking it."""
+    present = [key for key in TARGET_SCALE_KEYS if key in arrays]
+    if not present:
+        return None
+    if task != "regression":
+        raise error(present[0], "is a target scaling, but the model is a classifier; only regression targets are "
+                                "scaled")
+    width = model.output_width
+    for key in TARGET_SCALE_KEYS:
+        if key not in arrays:
+            raise error(key, f"is missing, but meta.{present[0]} is there: target scaling needs both")
+        value = arrays[key]
+        if value.dtype.kind != "f" or value.shape != (width,):
+            raise error(key, f"is a {value.dtype} array of shape {value.shape}; expected {width} floats, one per "
+                             "output unit")
+        if not np.isfinite(value).all():
+            raise error(key, "is not finite; the outputs are mapped back to the target's units with it")
+    if not (arrays["target_divisor"] > 0).all():
+        raise error("target_divisor", "is not positive for every output; targets are divided by it")
+    return TargetScale(arrays["target_offset"], arrays["target_divisor"], model.dtype)
 
 
 def _check_vocabularies(meta: _Meta, categorical: list[str]) -> None:

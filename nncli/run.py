@@ -236,7 +236,10 @@ def data_fingerprint(datasets: Any) -> str:
     """A digest of the training and validation arrays: a resume must see exactly the data it started with."""
     digest = hashlib.blake2b(digest_size=16)
     for part in (datasets.train, datasets.valid):
-        for array in () if part is None else (part.features, part.targets):
+        arrays = () if part is None else (part.features, part.targets)
+        if part is not None and part.weights is not None:  # without weights: the digest of earlier versions
+            arrays += (part.weights,)
+        for array in arrays:
             digest.update(f"{array.dtype.str}{array.shape}".encode())
             digest.update(np.ascontiguousarray(array).data)
     return digest.hexdigest()

@@ -22,6 +22,7 @@ from nncli.nn.objective import Objective
 from nncli.nn.optimizers import Optimizer
 from nncli.nn.regularizers import clip_global_norm, regularize
 from nncli.nn.schedules import Schedule
+from nncli.nn.targetscale import scaled_loss
 from nncli.split import Split
 
 
@@ -83,15 +84,16 @@ def quiet_divergence() -> np.errstate:
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
-def batch_step(model: Model, objective: Objective, x: np.ndarray, y: np.ndarray,
-               settings: Settings) -> tuple[float, np.ndarray]:
-    """Forward and backward for one batch: fills the gradients, returns the (regularized) loss and the logits.
+def batch_step(model: Model, objective: Objective, x: np.ndarray, y: np.ndarray, settings: Settings,
+               weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Forward and backward for one batch (rows weighed by `weight`): fills the gradients, returns the
+    (regularized) loss and the logits.
 
     After a first batch of the same size it allocates no array: every work array is a kept buffer of the
     model, its layers or the objective, valid until the next step.
     """
     logits = model.forward(x, training=True)
-    value, grad = objective.value_and_grad(logits, y)
+    value, grad = objective.value_and_grad(logits, y, weight)
     model.backward(grad)
     if settings.l1 or settings.l2:
         for layer in model.layers:
@@ -104,10 +106,9 @@ def batch_step(model: Model, objective: Objective, x: np.ndarray, y: np.ndarray,
 
 def evaluate_split(model: Model, loss: Loss, split: Split, metrics: tuple[str, ...],
                    prefix: str = "") -> dict[str, float]:
-    """Loss (without regularization) and metrics in evaluation mode."""
+    """Loss (without regularization, on the scale the network learns) and metrics (in own units)."""
     outputs = model.predict(split.features)
-    value, _ = loss.forward(outputs, split.targets)
-    record = {f"{prefix}loss": float(value)}
+    record = {f"{prefix}loss": scaled_loss(loss, model.target_scale, outputs, split.targets, split.weights)}
     for name, metric_value in compute_metrics(list(metrics), split.targets, outputs).items():
         record[f"{prefix}{name}"] = metric_value
     return record
@@ -129,6 +130,8 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
     optimizer.choose_engine(model.flat_params.size, batches * (settings.epochs - state.epoch))
     batch_x = np.empty((batch_size, train.features.shape[1]), dtype=train.features.dtype)
     batch_y = np.empty((batch_size, train.targets.shape[1]), dtype=train.targets.dtype)
+    weights = train.weights
+    batch_w = None if weights is None else np.empty(batch_size, dtype=weights.dtype)
     if state.train_outputs is None:
         state.train_outputs = np.empty((rows, model.output_width), dtype=model.dtype)
     while state.epoch < settings.epochs and not state.stopped_early:
@@ -148,12 +151,15 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
             stop = min(start + batch_size, rows)
             if state.order is None:
                 x, y = train.features[start:stop], train.targets[start:stop]
+                w = None if weights is None else weights[start:stop]
             else:
                 index = state.order[start:stop]  # a permutation: always in range, so mode="clip" only
                 # spares np.take the bounds-checked temporary copy it makes with out= otherwise
                 x = train.features.take(index, axis=0, out=batch_x[:stop - start], mode="clip")
                 y = train.targets.take(index, axis=0, out=batch_y[:stop - start], mode="clip")
-            value, logits = batch_step(model, objective, x, y, settings)
+                w = None if weights is None or batch_w is None else \
+                    weights.take(index, out=batch_w[:stop - start], mode="clip")
+            value, logits = batch_step(model, objective, x, y, settings, w)
             if not math.isfinite(value):
                 raise TrainingError(
                     f"training diverged: the loss is {value} at epoch {epoch}, batch {state.batch}; the weights "

@@ -19,6 +19,7 @@ from nncli.nn.model import Model
 from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.nn.regularizers import clip_global_norm
+from nncli.nn.targetscale import TargetScale
 from nncli.train import Settings, batch_step
 
 FEATURES = 10
@@ -63,6 +64,28 @@ CASES = {
     "sigmoid-outputs-cce-unfused": (
         [dense(64, "softplus"), dense(4, "sigmoid")],
         "categorical_crossentropy", {"type": "adam", "lr": 1e-3, "amsgrad": True}, Settings(epochs=1, l2=1e-2)),
+    "target-scale-mse-adam": (  # standardized targets: the scaled batch is a kept buffer too
+        [dense(64, "relu"), dense(3, "linear")],
+        "mse", {"type": "adam", "lr": 1e-3}, Settings(epochs=1)),
+    # row weights (data.weight, training.class_weight): the weighted sums use kept buffers too
+    "weighted-softmax-cce-adam": (
+        [dense(64, "relu"), dense(5, "softmax")],
+        "categorical_crossentropy", {"type": "adam", "lr": 1e-3}, Settings(epochs=1)),
+    "weighted-sigmoid-bce-sgd": (
+        [dense(64, "tanh"), dense(1, "sigmoid")],
+        "binary_crossentropy", {"type": "sgd", "lr": 0.1}, Settings(epochs=1)),
+    "weighted-huber-mse-unfused": (
+        [dense(64, "relu"), dense(2, "tanh")],
+        "huber", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
+    "weighted-mae-softmax-cce-unfused": (
+        [dense(64, "relu"), dense(3, "sigmoid")],
+        "categorical_crossentropy", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
+    "weighted-mse": (
+        [dense(64, "relu"), dense(2, "linear")],
+        "mse", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
+    "weighted-mae": (
+        [dense(64, "relu"), dense(2, "linear")],
+        "mae", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
     "softmax-outputs-bce-unfused": (
         [dense(64, "relu"), dense(2, "softmax")],
         "binary_crossentropy", {"type": "sgd", "lr": 0.01, "weight_decay": 0.1}, Settings(epochs=1)),
@@ -74,7 +97,10 @@ def training_step(case: str, dtype, seed: int = 0):
     specs, loss_name, optimizer_spec, settings = CASES[case]
     rng = np.random.default_rng(seed)
     model = Model(specs, FEATURES, dtype=dtype, rng=rng)
-    objective = Objective(LOSSES.create(loss_name), model.output_activation)
+    scale = None
+    if case.startswith("target-scale"):
+        scale = TargetScale(np.full(model.output_width, 5e3), np.full(model.output_width, 2e3), dtype)
+    objective = Objective(LOSSES.create(loss_name), model.output_activation, target_scale=scale)
     optimizer = OPTIMIZERS.get(optimizer_spec["type"]).from_config(optimizer_spec)
     params, grads = [model.flat_params], [model.flat_grads]
     batches = {}
@@ -89,12 +115,13 @@ def training_step(case: str, dtype, seed: int = 0):
                 y = rng.integers(0, 2, size=(rows, width)).astype(dtype)
             else:
                 y = rng.normal(size=(rows, width)).astype(dtype)
-            batches[rows] = x, y
+            w = rng.uniform(0.0, 2.0, size=rows).astype(dtype) if case.startswith("weighted") else None
+            batches[rows] = x, y, w
         return batches[rows]
 
     def step(rows):
-        x, y = batch(rows)
-        value, _ = batch_step(model, objective, x, y, settings)
+        x, y, w = batch(rows)
+        value, _ = batch_step(model, objective, x, y, settings, w)
         if settings.clip_norm is not None:
             clip_global_norm(grads, settings.clip_norm)
         optimizer.step(params, grads)

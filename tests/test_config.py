@@ -200,7 +200,7 @@ def test_anchors_and_merge_keys():
     ("batch_size: 8", "batch_size: 0", "config.yaml:12: training.batch_size: must be a positive integer, got 0"),
     ("batch_size: 8", "batch_sise: 8", "config.yaml:12: training.batch_sise: unknown key 'batch_sise'; did you "
                                        "mean 'batch_size'? valid: epochs, batch_size, shuffle, early_stopping, "
-                                       "clip_norm"),
+                                       "clip_norm, class_weight"),
     ("{patience: 2}", "{patience: two}",
      "config.yaml:13: training.early_stopping.patience: must be a non-negative integer, got 'two'"),
     ("  epochs: 5\n", "  shuffle: maybe\n", "config.yaml:11: training.shuffle: must be true or false, got 'maybe'"),

@@ -48,8 +48,9 @@ def build_config(raw: dict, where: Locations, base_dir: Path, default_name: str)
     if plain is None or None in (layers, loss, task, metrics, optimizer, schedule):
         raise where.error((), "invalid config")  # unreachable: whatever failed has reported why
     fields: dict[str, Any] = dict(name=plain.name or default_name, seed=plain.seed, dtype=plain.dtype, task=task,
-                  data=plain.data, layers=layers, loss=loss, metrics=metrics, optimizer=optimizer,
-                  schedule=schedule, regularization=plain.regularization, training=plain.training)
+                                  data=_resolve_data(plain.data, task), layers=layers, loss=loss, metrics=metrics,
+                                  optimizer=optimizer, schedule=schedule, regularization=plain.regularization,
+                                  training=plain.training)
     try:
         config = Config(**fields)
     except pydantic.ValidationError as error:  # only the default name can still fail
@@ -59,6 +60,13 @@ def build_config(raw: dict, where: Locations, base_dir: Path, default_name: str)
     config._source = where.source
     config._locations = where
     return config
+
+
+def _resolve_data(data: Any, task: str) -> Any:
+    """The data section with `target_scale: auto` settled by the task (standard for regression)."""
+    if data is None or data.target_scale != "auto":
+        return data
+    return data.model_copy(update={"target_scale": "standard" if task == "regression" else "none"})
 
 
 def _named(value: Any, key: str, registry: Registry, problems: Problems, default: str) -> dict | None:
@@ -144,6 +152,9 @@ def _metrics(value: Any, task: str | None, registry: Registry, problems: Problem
 def _cross_checks(plain: RawConfig, task: str, metrics: list[str], schedule: dict, problems: Problems) -> None:
     data = plain.data
     has_valid = data is None or data.valid is not None  # without a data section, fit_arrays is given the rows
+    if plain.training.class_weight is not None and task != "classification":
+        problems.add(("training", "class_weight"), "weighs classes, but the task is regression; weigh rows with "
+                                                   "data.weight")
     if data is not None:
         _check_columns(data, task, problems)
     early_stopping = plain.training.early_stopping
@@ -159,6 +170,13 @@ def _check_columns(data: DataConfig, task: str, problems: Problems) -> None:
     if task == "classification" and isinstance(data.target, list):
         problems.add(("data", "target"), "a list of targets is only for regression; a classifier predicts "
                                          "one target column")
+    if task == "classification" and data.target_scale == "standard":
+        problems.add(("data", "target_scale"), "standard scales regression targets; a classifier's targets are "
+                                               "classes (use auto or none)")
+    if data.weight is not None and (data.weight in targets or (isinstance(data.features, list)
+                                                               and data.weight in data.features)):
+        role = "the target" if data.weight in targets else "a feature"
+        problems.add(("data", "weight"), f"names {data.weight!r}, which is {role}; the weight column is neither")
     if isinstance(data.features, list):
         for target in targets:
             if target in data.features:

@@ -84,6 +84,31 @@ def _categorical(value: Any) -> Union[str, list[str]]:
     return value if value == "auto" else _names(value, "auto or a list of column names", allow_empty=True)
 
 
+def _weight_column(value: Any) -> Optional[str]:
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise ValueError(f"must be a column name or null, got {show(value)}")
+
+
+def _class_weight(value: Any) -> Union[str, dict[str, float], None]:
+    """null, balanced, or {class label: non-negative weight}; labels are kept as text (`1` and `1.0` alike)."""
+    words = "null, balanced or a mapping {class: weight}"
+    if value is None or value == "balanced":
+        return value
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"must be {words}, got {show(value)}")
+    weights = {}
+    for label, weight in value.items():
+        if isinstance(label, bool) or label is None or label == "" or isinstance(label, (dict, list)):
+            raise ValueError(f"must be {words}; {show(label)} is not a class label")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < float("inf"):
+            raise ValueError(f"gives class {show(label)} the weight {show(weight)}; weights are numbers >= 0")
+        if str(label) in weights:
+            raise ValueError(f"names class {show(label)} twice")
+        weights[str(label)] = float(weight)
+    return weights
+
+
 def _na_values(value: Any) -> list[str]:
     """Cell texts read as missing; numbers (`-999`) are taken as the text YAML read them from."""
     words = "a list of cell texts, such as [\"?\", \"-\"]"
@@ -187,6 +212,10 @@ class DataConfig(Section):
     """A category unseen in training: error, or ignore (all-zero one-hot / unknown embedding row)."""
     min_frequency: PositiveInt = 1
     """Categories seen in fewer training rows share one "infrequent" column."""
+    weight: Annotated[Optional[str], PlainValidator(_weight_column, json_schema_input_type=Optional[str])] = None
+    """A column of non-negative per-row sample weights (not a feature); null: every row weighs 1."""
+    target_scale: Literal["auto", "standard", "none"] = "auto"
+    """Standardize regression targets for training (auto: standard for regression, none for classification)."""
 
 
 class Regularization(Section):
@@ -224,6 +253,9 @@ class Training(Section):
     """Null (off), true (the defaults) or its settings."""
     clip_norm: Optional[PositiveFloat] = None
     """Clip the global gradient norm to this value; null: no clipping."""
+    class_weight: Annotated[Union[str, dict[str, float], None], PlainValidator(
+        _class_weight, json_schema_input_type=Union[Literal["balanced"], dict[str, NonNegativeFloat], None])] = None
+    """null, balanced (rows / (classes * rows of the class)), or a weight per class label."""
 
 
 class RawConfig(Section):

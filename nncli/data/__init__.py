@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 
 from nncli.data import cache
-from nncli.data.checks import SKIP_REASONS, MissingColumn, PreparedRows, nothing_left
+from nncli.data.checks import SKIP_REASONS, MissingColumn, PreparedRows, nothing_left, require_columns
 from nncli.data.holdout import split_indices
 from nncli.data.preprocess import Preprocessor
 from nncli.data.reading import read_table, sniff_delimiter
+from nncli.data.weights import sample_weights
 from nncli.errors import DataError
 from nncli.split import Split
 
@@ -56,6 +57,7 @@ def target_encoding_for(task: str, loss: str, output_units: int | None = None) -
 
 
 CELL_SETTINGS = {"na_values": [], "missing_target": "drop", "unknown_category": "error", "min_frequency": 1}
+_NO_WEIGHT = None  # the column of sample weights, for a settings object from the Python API that has none
 
 
 def _cell_settings(data: Any) -> dict[str, Any]:
@@ -74,6 +76,7 @@ def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: s
     """
     dtype = np.dtype(dtype)
     targets = [data.target] if isinstance(data.target, str) else list(data.target)
+    weight = getattr(data, "weight", _NO_WEIGHT)
     fraction = isinstance(data.valid, (int, float)) and not isinstance(data.valid, bool)
     stored = _cache_key(data, dtype, rng, task, encoding, targets, fraction)
     if stored is not None:
@@ -99,17 +102,20 @@ def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: s
         frame, valid_frame = _take_rows(columns, index, [train_rows, held_out])
     preprocessor, prepared = Preprocessor.fit_rows(
         frame, target=targets, features=data.features, categorical=data.categorical, scale=data.scale,
-        missing=data.missing, task=task, target_encoding=encoding, source=train_name, dtype=dtype, **cells)
+        missing=data.missing, task=task, target_encoding=encoding, source=train_name, dtype=dtype,
+        exclude=[] if weight is None else [weight], **cells)
+    weight_column = None if weight is None else frame[weight]
     del frame  # `prepared` shares its numeric columns; nothing else keeps the table alive
-    parts: dict[str, _Part | None] = {"train": _part(preprocessor, prepared, dtype)}
-    del prepared
+    parts: dict[str, _Part | None] = {"train": _part(preprocessor, prepared, dtype, weight_column, train_name)}
+    del prepared, weight_column
     if valid_frame is not None:
-        parts["valid"] = _load_part(preprocessor, valid_frame, train_name, dtype)
+        parts["valid"] = _load_part(preprocessor, valid_frame, train_name, dtype, weight)
     else:
         parts["valid"] = _read_part(preprocessor, None if fraction else data.valid, "data.valid", data.delimiter,
-                                    dtype, reading)
+                                    dtype, reading, weight)
+    # the test split scores the model as `nncli eval` does: unweighted
     parts["test"] = _read_part(preprocessor, getattr(data, "test", None), "data.test", data.delimiter, dtype,
-                               reading)
+                               reading, None)
     present = {name: part for name, part in parts.items() if part is not None}
     splits = {name: part.split for name, part in present.items()}
     datasets = Datasets(splits["train"], splits.get("valid"), splits.get("test"), preprocessor,
@@ -154,7 +160,7 @@ def _cache_key(data: Any, dtype: np.dtype, rng: np.random.Generator, task: str, 
                 return None
     key = {"files": files, "delimiter": data.delimiter, "missing": data.missing, "target": targets,
            "features": data.features, "categorical": data.categorical, "scale": data.scale, **_cell_settings(data),
-           "dtype": dtype.name, "task": task, "encoding": encoding,
+           "dtype": dtype.name, "task": task, "encoding": encoding, "weight": getattr(data, "weight", _NO_WEIGHT),
            "rng": rng.bit_generator.state if fraction else None,  # the split draws from `rng`
            "checks": _CHECKS}
     return target, key
@@ -170,7 +176,8 @@ def _load_cached(target: Path, key: dict[str, Any], rng: np.random.Generator) ->
                                                  if name.startswith("pre.")})
         parts = {part: None if part not in meta["parts"] else Split(
             arrays[f"{part}.features"], arrays[f"{part}.targets"],
-            arrays[f"{part}.rows"] if f"{part}.rows" in arrays else np.arange(*meta["rows"][part], dtype=np.int64))
+            arrays[f"{part}.rows"] if f"{part}.rows" in arrays else np.arange(*meta["rows"][part], dtype=np.int64),
+            arrays.get(f"{part}.weights"))
             for part in ("train", "valid", "test")}
         skipped, warnings = meta["rows_skipped"], [str(line) for line in meta["warnings"]]
         if meta["rng"] is not None:
@@ -190,6 +197,8 @@ def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np
         if split is None:
             continue
         arrays.update({f"{part}.features": split.features, f"{part}.targets": split.targets})
+        if split.weights is not None:
+            arrays[f"{part}.weights"] = split.weights
         labels = split.frame_rows
         if len(labels) and np.array_equal(labels, np.arange(labels[0], labels[0] + len(labels))):
             rows[part] = [int(labels[0]), int(labels[0]) + len(labels)]
@@ -202,7 +211,7 @@ def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np
 
 
 def _read_part(preprocessor: Preprocessor, path: Any, field_name: str, delimiter: str, dtype: np.dtype,
-               reading: dict[str, Any]) -> _Part | None:
+               reading: dict[str, Any], weight: str | None) -> _Part | None:
     if path is None:
         return None
     name = _display(path)
@@ -212,7 +221,7 @@ def _read_part(preprocessor: Preprocessor, path: Any, field_name: str, delimiter
         if error.line is None and error.field is None:  # about the file as a whole: say which setting names it
             error.field = field_name
         raise
-    return _load_part(preprocessor, frame, name, dtype)
+    return _load_part(preprocessor, frame, name, dtype, weight)
 
 
 @dataclass
@@ -224,15 +233,23 @@ class _Part:
     warnings: list[str]
 
 
-def _part(preprocessor: Preprocessor, prepared: PreparedRows, dtype: np.dtype) -> _Part:
-    return _Part(_arrays(preprocessor, prepared.frame, dtype), prepared.skipped_counts, prepared.warnings)
+def _part(preprocessor: Preprocessor, prepared: PreparedRows, dtype: np.dtype, weight_column: pd.Series | None,
+          source: str) -> _Part:
+    split = _arrays(preprocessor, prepared.frame, dtype)
+    if weight_column is not None:
+        split = Split(split.features, split.targets, split.frame_rows,
+                      sample_weights(weight_column, split.frame_rows, source, dtype))
+    return _Part(split, prepared.skipped_counts, prepared.warnings)
 
 
-def _load_part(preprocessor: Preprocessor, frame: pd.DataFrame, name: str, dtype: np.dtype) -> _Part:
+def _load_part(preprocessor: Preprocessor, frame: pd.DataFrame, name: str, dtype: np.dtype,
+               weight: str | None) -> _Part:
+    if weight is not None:
+        require_columns(frame, [weight], name)
     prepared = preprocessor.prepare_rows(frame, source=name, require_target=True)
     if prepared.frame.empty:
         raise DataError(nothing_left(prepared.skipped), file=name)
-    return _part(preprocessor, prepared, dtype)
+    return _part(preprocessor, prepared, dtype, None if weight is None else frame[weight], name)
 
 
 def _arrays(preprocessor: Preprocessor, prepared: pd.DataFrame, dtype: np.dtype) -> Split:

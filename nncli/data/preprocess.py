@@ -138,8 +138,10 @@ class Preprocessor:
                  categorical: str | list[str], scale: str, missing: str, task: str, target_encoding: str,
                  source: str, rows: np.ndarray | None = None, dtype: np.dtype | str = np.float64,
                  na_values: Sequence[str] = (), missing_target: str = "drop", unknown_category: str = "error",
-                 min_frequency: int = 1) -> tuple[Preprocessor, PreparedRows]:
+                 min_frequency: int = 1, exclude: Sequence[str] = ()) -> tuple[Preprocessor, PreparedRows]:
         """Fit on the training frame (or its `rows`), and prepare it: the settings are the `data.` config keys.
+
+        `exclude` names columns that are neither features nor targets (the sample weights), required all the same.
 
         `dtype` is the network's: the statistics are those of the numbers rounded to it, as `features` feeds them.
         """
@@ -148,7 +150,7 @@ class Preprocessor:
             raise ConfigError(f"classification takes one target column, got {len(targets)}: "
                               f"{', '.join(targets)}", field="data.target")
         marks = Marks.of(na_values)
-        feature_names, unnamed = resolve_features(frame, targets, features, source)
+        feature_names, unnamed = resolve_features(frame, targets + list(exclude), features, source)
         factors: Factors = {}
         categorical_names = resolve_categorical(frame, feature_names, categorical, rows, factors, marks)
         numeric = [name for name in feature_names if name not in categorical_names]

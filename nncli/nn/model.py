@@ -2,7 +2,7 @@
 
 The output layer's activation is taken out of the graph (`output_activation`): `forward` and `backward` work
 on the logits, what the training objective (`nncli.nn.objective`) pairs with the loss, and `predict` applies
-the activation.
+the activation (and maps standardized targets back to their own units, with a `target_scale`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from nncli.nn.buffers import Buffers
 from nncli.nn.errors import CoreError, StateError
 from nncli.nn.graph import DATA_INPUT, GRAPH_KEYS, default_layer_name
 from nncli.nn.layers import LAYERS, Layer
+from nncli.nn.targetscale import TargetScale
 
 EVALUATION_BATCH = 8192
 """Rows per pass when predicting: large batches amortise numpy's per-call cost."""
@@ -55,6 +56,7 @@ class Model:
             self.widths.append(width)
             index_of[self.names[index]] = index
         self.output_activation: Activation = self.layers[-1].detach_activation()
+        self.target_scale: TargetScale | None = None  # set when the network learns standardized targets
         self._buffers = Buffers()
         self._pack_parameters()
         self.parameters = [(f"layers.{i}.{key}", layer.params[key], layer.grads[key])
@@ -115,7 +117,7 @@ class Model:
                     summed.add(j)
 
     def predict(self, x: np.ndarray, batch_size: int = EVALUATION_BATCH) -> np.ndarray:
-        """Evaluation-mode outputs for all rows (the output activation applied), in large batches."""
+        """Evaluation-mode outputs for all rows (the output activation applied, in the targets' own units)."""
         x = np.asarray(x, dtype=self.dtype)
         result = np.empty((x.shape[0], self.output_width), dtype=self.dtype)
         activation = self.output_activation
@@ -124,6 +126,8 @@ class Model:
             if not activation.is_identity:
                 logits = activation.forward(logits, out=self._buffers.like("outputs", logits))
             result[start:start + batch_size] = logits
+        if self.target_scale is not None:
+            self.target_scale.restore(result, out=result)
         return result
 
     def state_dict(self) -> dict[str, np.ndarray]:

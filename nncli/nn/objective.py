@@ -6,6 +6,7 @@ the logits; the objective pairs that activation with the loss. Where the pair ha
 gradient come straight from the logits (`Loss.from_logits`), stable for any logits and one pass cheaper.
 Any other pair applies the activation, takes the loss of the activated outputs and carries its gradient
 back through the activation's derivative (the chain rule); a linear output goes to the loss as it is.
+With a `TargetScale` the targets are standardized (into a kept buffer) before the loss sees them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from nncli.nn.activations import Activation
 from nncli.nn.buffers import Buffers
 from nncli.nn.losses import Loss
+from nncli.nn.targetscale import TargetScale
 
 
 class Objective:
@@ -25,25 +27,33 @@ class Objective:
     after a first batch of the same size, a call allocates nothing.
     """
 
-    def __init__(self, loss: Loss, activation: Activation, fuse: bool = True):
+    def __init__(self, loss: Loss, activation: Activation, fuse: bool = True,
+                 target_scale: TargetScale | None = None):
         self.loss = loss
+        self.target_scale = target_scale
         self.activation = activation
         self.fused = fuse and loss.fused_activation == activation.name
         self._buffers = Buffers()
 
-    def value_and_grad(self, logits: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
-        """(loss, d loss / d logits) for a batch of logits and its targets."""
+    def value_and_grad(self, logits: np.ndarray, target: np.ndarray,
+                       weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """(loss, d loss / d logits) for a batch of logits and its targets (rows weighed by `weight`)."""
         grad = self._buffers.like("grad", logits)
+        if self.target_scale is not None:
+            target = self.target_scale.standardize(target, out=self._buffers.like("target", logits))
         if self.fused:
-            return self.loss.from_logits(logits, target, out=grad)
+            return self.loss.from_logits(logits, target, out=grad, weight=weight)
         if self.activation.is_identity:
-            return self.loss.forward(logits, target, out=grad)
+            return self.loss.forward(logits, target, out=grad, weight=weight)
         outputs = self.activation.forward(logits, out=self._buffers.like("outputs", logits))
-        value, grad_outputs = self.loss.forward(outputs, target, out=self._buffers.like("grad_outputs", logits))
+        value, grad_outputs = self.loss.forward(outputs, target, out=self._buffers.like("grad_outputs", logits),
+                                                weight=weight)
         return value, self.activation.backward(logits, outputs, grad_outputs, out=grad)
 
     def activate(self, logits: np.ndarray) -> np.ndarray:
-        """The outputs for these logits: a new array, or `logits` itself when the activation is linear."""
-        if self.activation.is_identity:
-            return logits
-        return self.activation.forward(logits)
+        """The outputs for these logits in the targets' own units: a new array, or `logits` itself when the
+        activation is linear and there is no target scale."""
+        outputs = logits if self.activation.is_identity else self.activation.forward(logits)
+        if self.target_scale is not None:
+            outputs = self.target_scale.restore(outputs, out=None if outputs is logits else outputs)
+        return outputs
