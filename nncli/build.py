@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from nncli.config import Config, config_error
-from nncli.data import Datasets, MissingColumn, Preprocessor, load_datasets, target_encoding_for
+from nncli.data import Datasets, FoldRows, MissingColumn, Preprocessor, load_datasets, target_encoding_for
 from nncli.data.sources import rows_not_lines
 from nncli.errors import ConfigError
 from nncli.memory import check_network_fits
@@ -103,15 +103,17 @@ class Prepared:
     model: Model
 
 
-def load_data(config: Config, rng: np.random.Generator) -> Datasets:
-    """The config's datasets, targets laid out for its loss and output layer (first use of `rng`).
+def load_data(config: Config, rng: np.random.Generator, rows: FoldRows | None = None) -> Datasets:
+    """The config's datasets, targets laid out for its loss and output layer (first use of `rng`); with `rows`,
+    a cross-validation fold of the training file (see `load_datasets`).
 
     A column the config names that a file lacks is a ConfigError at the config's line.
     """
     encoding = target_encoding_for(config.task, config.loss.type, getattr(config.layers[-1], "units", None))
     try:
         with rows_not_lines():
-            return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype)
+            return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype,
+                                 rows=rows)
     except MissingColumn as error:
         field_name = column_field(config, error.name)
         if field_name is None:
@@ -130,10 +132,11 @@ def column_field(config: Config, column: str) -> str | None:
     return None
 
 
-def prepare(config: Config) -> Prepared:
-    """Data loaded, the network built and checked against the data: what `check` shows and `train` trains."""
+def prepare(config: Config, rows: FoldRows | None = None) -> Prepared:
+    """Data loaded, the network built and checked against the data: what `check` shows and `train` trains
+    (with `rows`, one cross-validation fold: see `load_datasets`)."""
     rng = np.random.default_rng(config.seed)
-    datasets = load_data(config, rng)
+    datasets = load_data(config, rng, rows)
     check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
     model = build_model(config.layer_specs(), datasets.preprocessor.input_width, config.dtype, rng)
     check_output_width(config, model, datasets.preprocessor)

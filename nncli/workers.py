@@ -1,0 +1,57 @@
+"""Worker processes for cv folds and sweep trials: each spawned fresh, with its share of the BLAS threads.
+
+The thread limits go into the worker's environment before it imports numpy (the initializer runs before any
+task is unpickled), so parallel jobs never oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from typing import Any, Callable
+
+BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def cpu_count() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def blas_threads(jobs: int) -> int:
+    """Each of `jobs` workers' share of the CPUs (at least one)."""
+    return max(1, cpu_count() // max(1, jobs))
+
+
+def _limit_blas(threads: int) -> None:
+    for name in BLAS_VARIABLES:
+        os.environ[name] = str(threads)
+
+
+class InlineExecutor(Executor):
+    """Runs each task at once in this process: one job needs no worker."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # noqa: BLE001  # handed to the caller through the future, as a pool does
+            future.set_exception(error)
+        return future
+
+
+def worker_pool(jobs: int) -> Executor:
+    """`jobs` spawned worker processes with the BLAS threads divided among them (inline for one job)."""
+    if jobs <= 1:
+        return InlineExecutor()
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_limit_blas, initargs=(blas_threads(jobs),))
+
+
+def blas_environment() -> dict[str, str | None]:
+    """This process's BLAS thread settings (for tests and reports)."""
+    return {name: os.environ.get(name) for name in BLAS_VARIABLES}
