@@ -39,12 +39,13 @@ from nncli.run import (
     RunStopped,
     run_events,
 )
+from nncli.sweep import SweepResult, sweep
 from nncli.train import Interrupted
 
 __all__ = ["CheckpointSaved", "CvResult", "Diverged", "EpochFinished", "Event", "Interrupted", "Prepared",
-           "RunDiverged", "RunFinished", "RunResult", "RunStarted", "RunStopped", "TrainedModel", "check",
-           "config_from_dict", "cv", "evaluate_model", "fit_arrays", "load_config", "load_data", "load_model",
-           "predict", "prepare", "run", "train"]
+           "RunDiverged", "RunFinished", "RunResult", "RunStarted", "RunStopped", "SweepResult", "TrainedModel",
+           "check", "config_from_dict", "cv", "evaluate_model", "fit_arrays", "load_config", "load_data",
+           "load_model", "predict", "prepare", "run", "sweep", "train"]
 
 
 def check(config_path: str | Path, overrides: Sequence[str] = ()) -> Prepared:

@@ -19,7 +19,7 @@ from nncli.config import Config, config_from_dict, load_config
 from nncli.data import FoldRows, training_folds
 from nncli.errors import NncliError
 from nncli.metrics import json_ready
-from nncli.run import RunDiverged, RunFinished, run_events
+from nncli.runner import train_into
 from nncli.workers import worker_pool
 
 CV_FILE = "cv.json"
@@ -56,7 +56,7 @@ def cv(config: str | Path | Config, folds: int, out: str | Path | None = None, o
     rows = training_folds(resolved.data, folds, np.random.default_rng(resolved.seed), task=resolved.task,
                           dtype=resolved.dtype)
     raw = fold_config(resolved)
-    prepare(config_from_dict(raw, source=_source(resolved)), rows[0])  # bad data or network: exit 2, no folds run
+    prepare(config_from_dict(raw, source=_source_of(raw)), rows[0])  # bad data or network: exit 2, no folds run
     with runs.claim_run_dir(f"{resolved.name}-cv", None if out is None else Path(out), False, base) as cv_dir:
         return run_folds(raw, rows, cv_dir, jobs, on_fold)
 
@@ -85,29 +85,24 @@ def fold_config(config: Config) -> dict[str, Any]:
     return raw
 
 
-def _source(config: Config) -> str:
-    return f"<{config.name}>"
+def _source_of(raw: dict[str, Any]) -> str:
+    return f"<{raw.get('name')}>"
 
 
 def run_fold(raw: dict[str, Any], fold: int, rows: FoldRows, fold_dir: str) -> dict[str, Any]:
-    """Train one fold into `fold_dir` (a new run directory): its outcome, scores on its held-out rows."""
+    """Train one fold into `fold_dir` (new, or continued from its checkpoint): its outcome and its scores on its
+    held-out rows."""
     outcome: dict[str, Any] = {"fold": fold, "run_dir": fold_dir, "train_rows": len(rows.train),
                                "test_rows": len(rows.test), "status": "failed"}
     try:
-        config = config_from_dict(raw, source=f"<{raw.get('name')}>")
-        prepared = prepare(config, rows)
-        with runs.claim_run_dir(config.name, Path(fold_dir), False) as run_dir:
-            for event in run_events(prepared, run_dir):
-                if isinstance(event, RunDiverged):
-                    return {**outcome, "status": "diverged", "error": event.message}
-                if isinstance(event, RunFinished):
-                    summary = event.result.summary
-                    return {**outcome, "status": "ok", "scores": summary["test"],
-                            "best_epoch": summary["best_epoch"], "best": summary["best"],
-                            "seconds": summary["wall_seconds"]}
+        ran = train_into(config_from_dict(raw, source=_source_of(raw)), Path(fold_dir), rows)
     except NncliError as error:  # reported in cv.json; the other folds go on
         return {**outcome, "error": str(error)}
-    return {**outcome, "error": "the run ended without a result"}
+    if ran["status"] != "ok":
+        return {**outcome, "status": ran["status"], "error": ran.get("error")}
+    summary = ran["summary"]
+    return {**outcome, "status": "ok", "scores": summary["test"], "best_epoch": summary["best_epoch"],
+            "best": summary["best"], "seconds": summary["wall_seconds"]}
 
 
 def summarize(cv_dir: Path, outcomes: list[dict[str, Any]]) -> CvResult:

@@ -6,10 +6,13 @@ task is unpickled), so parallel jobs never oversubscribe the cores.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -55,3 +58,48 @@ def worker_pool(jobs: int) -> Executor:
 def blas_environment() -> dict[str, str | None]:
     """This process's BLAS thread settings (for tests and reports)."""
     return {name: os.environ.get(name) for name in BLAS_VARIABLES}
+
+
+_stop: dict[str, Any] = {"requested": False, "source": None}
+
+
+def stop_requested() -> bool:
+    """Whether this worker was asked to stop (SIGTERM from the sweep), or the inline caller's source says so."""
+    source = _stop["source"]
+    return _stop["requested"] or (source is not None and source())
+
+
+@contextlib.contextmanager
+def stop_source(should_stop: Callable[[], bool]) -> Iterator[None]:
+    """Tasks run inline (one job) stop when `should_stop()` turns true."""
+    _stop["source"] = should_stop
+    try:
+        yield
+    finally:
+        _stop["source"] = None
+
+
+def _on_stop(signal_number: int, frame: object) -> None:
+    _stop["requested"] = True
+
+
+def _stoppable_worker(threads: int) -> None:
+    """A sweep worker: its BLAS share; Ctrl-C is the sweep's to handle, SIGTERM from it stops at a batch boundary."""
+    _limit_blas(threads)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_stop)
+
+
+def stoppable_pool(jobs: int) -> Executor:
+    """`worker_pool` whose workers stop their run (checkpoint written) on `stop_workers`."""
+    if jobs <= 1:
+        return InlineExecutor()
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_stoppable_worker, initargs=(blas_threads(jobs),))
+
+
+def stop_workers(pool: Executor) -> None:
+    """Ask every worker of `pool` to stop its run at the next batch (inline tasks read their stop source)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGTERM)
