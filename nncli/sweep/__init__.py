@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from nncli.build import prepare
 from nncli.errors import NncliError
 from nncli.sweep.board import Board, SweepResult, claim_sweep_dir
 from nncli.sweep.draw import require_optuna
@@ -39,6 +40,7 @@ def sweep(sweep_file: str | Path, out: str | Path | None = None, *, executor: st
         from nncli.sweep.on_ray import require_ray
 
         require_ray()
+    prepare(spec.base)  # the base config's data and network: a problem there is exit 2, not a failed trial each
     settings = {"executor": executor, "jobs": jobs}
     with claim_sweep_dir(spec.name, None if out is None else Path(out), resume, base) as sweep_dir:
         board = Board(spec, sweep_dir, settings, resume)

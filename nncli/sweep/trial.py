@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from nncli.sweep.asha import Asha
 
 
 def run_trial(config_path: str, trial: int, values: dict[str, Any], trial_dir: str, metric: str, mode: str,
-              folds: int | None = None, asha: Asha | None = None) -> dict[str, Any]:
-    """Trial `trial`: its record for the leaderboard (`metric` at the best epoch, or its mean over the folds)."""
+              folds: int | None = None, asha: Asha | None = None,
+              on_epoch: Callable[[dict], bool] | None = None) -> dict[str, Any]:
+    """Trial `trial`: its record for the leaderboard (`metric` at the best epoch, or its mean over the folds).
+    `on_epoch` (after ASHA's rungs) sees each epoch's record of a single run; False stops it (pruned)."""
     from nncli.sweep.draw import overrides
 
     started = time.perf_counter()
@@ -27,7 +30,7 @@ def run_trial(config_path: str, trial: int, values: dict[str, Any], trial_dir: s
     try:
         config = load_config(config_path, overrides(values))
         if folds is None:
-            outcome = _single(config, Path(trial_dir), metric, mode, trial, asha)
+            outcome = _single(config, Path(trial_dir), metric, mode, _epoch_hook(trial, metric, asha, on_epoch))
         else:
             outcome = _folds(config, Path(trial_dir), folds, metric)
         record.update(outcome)
@@ -39,8 +42,18 @@ def run_trial(config_path: str, trial: int, values: dict[str, Any], trial_dir: s
     return record
 
 
-def _single(config: Config, trial_dir: Path, metric: str, mode: str, trial: int, asha: Asha | None) -> dict:
-    hook = None if asha is None else (lambda record: asha.keep_going(trial, record["epoch"] + 1, record.get(metric)))
+def _epoch_hook(trial: int, metric: str, asha: Asha | None,
+                on_epoch: Callable[[dict], bool] | None) -> Callable[[dict], bool] | None:
+    if asha is None and on_epoch is None:
+        return None
+
+    def hook(record: dict) -> bool:
+        keep = asha is None or asha.keep_going(trial, record["epoch"] + 1, record.get(metric))
+        return (on_epoch is None or on_epoch(record)) and keep
+    return hook
+
+
+def _single(config: Config, trial_dir: Path, metric: str, mode: str, hook: Callable[[dict], bool] | None) -> dict:
     outcome = train_into(config, trial_dir, on_epoch=hook)
     if outcome["status"] == "ok":
         value = outcome["summary"]["best"].get(metric)
