@@ -246,3 +246,12 @@ def test_the_example_sweep_beats_the_hand_written_config(tmp_path):
     base = api.train(REPO / "configs" / "moons.yaml", out=tmp_path / "base")
     result = api.sweep(REPO / "configs" / "moons-sweep.yaml", out=tmp_path / "sweep", jobs=2)
     assert result.best["metric"] < base.summary["best"]["val_loss"]
+
+
+def test_ray_executor_without_ray_names_the_install_command(project, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    result = CliRunner().invoke(app, ["sweep", "sweep.yaml", "--executor", "ray"])
+    assert result.exit_code == 2 and 'pip install "nncli[ray]"' in result.stderr, result.stderr
+    assert not (project / "runs").exists()
+    result = CliRunner().invoke(app, ["sweep", "sweep.yaml", "--executor", "dask"])
+    assert result.exit_code == 2 and "--executor: must be local or ray" in result.stderr, result.stderr
