@@ -68,8 +68,8 @@ class SweepSpec:
     space: tuple[Dimension, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"config": str(self.config_path), "name": self.name, "method": self.method, "trials": self.trials,
-                "metric": self.metric, "mode": self.mode, "folds": self.folds, "seed": self.seed,
+        return {"config": str(self.config_path.resolve()), "name": self.name, "method": self.method,
+                "trials": self.trials, "metric": self.metric, "mode": self.mode, "folds": self.folds, "seed": self.seed,
                 "prune": self.prune, "space": {dimension.path: dimension.to_json() for dimension in self.space}}
 
 
