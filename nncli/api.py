@@ -22,6 +22,7 @@ from nncli import runs
 from nncli.arrays import fit_arrays
 from nncli.build import Prepared, load_data, prepare
 from nncli.config import Config, config_from_dict, load_config
+from nncli.cv import CvResult, cv
 from nncli.data import read_table
 from nncli.data.reading import read_table_keeping
 from nncli.data.sources import display_name, rows_not_lines
@@ -38,12 +39,13 @@ from nncli.run import (
     RunStopped,
     run_events,
 )
+from nncli.sweep import SweepResult, sweep
 from nncli.train import Interrupted
 
-__all__ = ["CheckpointSaved", "Diverged", "EpochFinished", "Event", "Interrupted", "Prepared", "RunDiverged",
-           "RunFinished", "RunResult", "RunStarted", "RunStopped", "TrainedModel", "check", "config_from_dict",
-           "evaluate_model", "fit_arrays", "load_config", "load_data", "load_model", "predict", "prepare",
-           "run", "train"]
+__all__ = ["CheckpointSaved", "CvResult", "Diverged", "EpochFinished", "Event", "Interrupted", "Prepared",
+           "RunDiverged", "RunFinished", "RunResult", "RunStarted", "RunStopped", "SweepResult", "TrainedModel",
+           "check", "config_from_dict", "cv", "evaluate_model", "fit_arrays", "load_config", "load_data",
+           "load_model", "predict", "prepare", "run", "sweep", "train"]
 
 
 def check(config_path: str | Path, overrides: Sequence[str] = ()) -> Prepared:

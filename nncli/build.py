@@ -12,7 +12,7 @@ import numpy as np
 
 from nncli.config import Config, config_error
 from nncli.config.typed import create
-from nncli.data import Datasets, MissingColumn, Preprocessor, load_datasets, target_encoding_for
+from nncli.data import Datasets, FoldRows, MissingColumn, Preprocessor, load_datasets, target_encoding_for
 from nncli.data.sources import rows_not_lines
 from nncli.errors import ConfigError
 from nncli.memory import check_network_fits
@@ -120,8 +120,9 @@ class Prepared:
                 "warnings": list(datasets.warnings)}
 
 
-def load_data(config: Config, rng: np.random.Generator) -> Datasets:
-    """The config's datasets, targets laid out for its loss and output layer (first use of `rng`).
+def load_data(config: Config, rng: np.random.Generator, rows: FoldRows | None = None) -> Datasets:
+    """The config's datasets, targets laid out for its loss and output layer (first use of `rng`); with `rows`,
+    a cross-validation fold of the training file (see `load_datasets`).
 
     A column the config names that a file lacks is a ConfigError at the config's line.
     """
@@ -131,7 +132,8 @@ def load_data(config: Config, rng: np.random.Generator) -> Datasets:
     encoding = target_encoding_for(config.task, config.loss.type, getattr(config.layers[-1], "units", None))
     try:
         with rows_not_lines():
-            return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype)
+            return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype,
+                                 rows=rows)
     except MissingColumn as error:
         field_name = column_field(config, error.name)
         if field_name is None:
@@ -152,10 +154,11 @@ def column_field(config: Config, column: str) -> str | None:
     return None
 
 
-def prepare(config: Config) -> Prepared:
-    """Data loaded, the network built and checked against the data: what `check` shows and `train` trains."""
+def prepare(config: Config, rows: FoldRows | None = None) -> Prepared:
+    """Data loaded, the network built and checked against the data: what `check` shows and `train` trains
+    (with `rows`, one cross-validation fold: see `load_datasets`)."""
     rng = np.random.default_rng(config.seed)
-    datasets = load_data(config, rng)
+    datasets = load_data(config, rng, rows)
     try:
         datasets = weigh_datasets(datasets, config.training.class_weight)
     except ConfigError as error:

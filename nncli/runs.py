@@ -184,6 +184,15 @@ def claim_run_dir(name: str, out: Path | None, resume: bool, base: Path | None =
     so a killed run leaves no stale lock behind.
     """
     directory = choose_run_dir(name, out, resume, base)
+    with hold_run_dir(directory):
+        if not resume:
+            _check_unused(directory, holding=True)  # again: a run that took the directory meanwhile shows
+        yield directory
+
+
+@contextlib.contextmanager
+def hold_run_dir(directory: Path) -> Iterator[Path]:
+    """Hold the lock on the marker of `directory` (nncli's): refused (exit 2) while another nncli holds it."""
     try:
         marker = os.open(directory / RUN_MARKER, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError as error:
@@ -192,11 +201,14 @@ def claim_run_dir(name: str, out: Path | None, resume: bool, base: Path | None =
     try:
         if not _lock(marker):
             raise _busy(directory)
-        if not resume:
-            _check_unused(directory, holding=True)  # again: a run that took the directory meanwhile shows
         yield directory
     finally:
         os.close(marker)
+
+
+def is_marked(directory: Path) -> bool:
+    """Whether nncli made `directory` (it holds the marker file)."""
+    return _is_marked(directory)
 
 
 def _lock(marker: int, patience: float = LOCK_PATIENCE) -> bool:

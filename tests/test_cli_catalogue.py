@@ -14,7 +14,7 @@ from tests.test_cli import cli_env, invoke
 from tests.test_errors import assert_one_error_paragraph
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((REPO / "configs").glob("*.yaml"))
+EXAMPLES = sorted(path for path in (REPO / "configs").glob("*.yaml") if not path.stem.endswith("-sweep"))
 
 
 def test_list_optimizers_shows_parameters_defaults_and_limits():

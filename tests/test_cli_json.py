@@ -49,7 +49,7 @@ def test_check_json_is_one_object(project):
 
 
 def test_check_json_of_every_example():
-    for path in sorted((REPO / "configs").glob("*.yaml")):
+    for path in sorted(p for p in (REPO / "configs").glob("*.yaml") if not p.stem.endswith("-sweep")):
         report = json.loads(invoke("check", str(path), "--json").stdout)
         assert (report["classes"] is None) == (report["config"]["task"] == "regression"), path
 

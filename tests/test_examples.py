@@ -50,7 +50,8 @@ TARGETS = {
 
 
 def test_every_example_has_a_target():
-    assert sorted(path.stem for path in CONFIGS.glob("*.yaml")) == sorted(TARGETS)
+    # sweep files (configs/*-sweep.yaml) search over an example; the sweep tests check them
+    assert sorted(path.stem for path in CONFIGS.glob("*.yaml") if not path.stem.endswith("-sweep")) == sorted(TARGETS)
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

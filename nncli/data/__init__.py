@@ -11,15 +11,15 @@ import pandas as pd
 
 from nncli.data import cache
 from nncli.data.checks import SKIP_REASONS, MissingColumn, PreparedRows, nothing_left, require_columns
-from nncli.data.holdout import split_indices
+from nncli.data.holdout import fold_numbers, split_indices
 from nncli.data.preprocess import Preprocessor
 from nncli.data.reading import read_table, sniff_delimiter
 from nncli.data.weights import sample_weights
 from nncli.errors import DataError
 from nncli.split import Split
 
-__all__ = ["SKIP_REASONS", "Datasets", "MissingColumn", "PreparedRows", "Preprocessor", "Split", "load_datasets",
-           "read_table", "sniff_delimiter", "split_indices", "target_encoding_for"]
+__all__ = ["SKIP_REASONS", "Datasets", "FoldRows", "MissingColumn", "PreparedRows", "Preprocessor", "Split",
+           "load_datasets", "read_table", "sniff_delimiter", "split_indices", "target_encoding_for", "training_folds"]
 
 CROSSENTROPY_ENCODINGS = {"binary_crossentropy": "binary", "categorical_crossentropy": "onehot"}
 # Raised whenever preparing data refuses more than before: datasets cached by an older nncli then miss the cache.
@@ -56,6 +56,31 @@ def target_encoding_for(task: str, loss: str, output_units: int | None = None) -
     return "binary" if output_units == 1 else "onehot"
 
 
+@dataclass(frozen=True)
+class FoldRows:
+    """One cross-validation fold: positions (0-based, in file order) of the training file's rows that train and
+    of those that test."""
+
+    train: np.ndarray
+    test: np.ndarray
+
+
+def training_folds(data: Any, folds: int, rng: np.random.Generator, *, task: str, dtype: Any) -> list[FoldRows]:
+    """`folds` folds of the training file's rows, shuffled by `rng`, stratified by the (first) target's class
+    for classification; fold k tests on its rows and trains on the others."""
+    targets = [data.target] if isinstance(data.target, str) else list(data.target)
+    name = _display(data.train)
+    frame = read_table(Path(data.train), data.delimiter, display_path=name, numbers=np.dtype(dtype),
+                       exact=targets, na_values=_cell_settings(data)["na_values"],
+                       text=targets if task == "classification" else [])
+    if len(frame) < folds:
+        raise DataError(f"{len(frame)} rows cannot make {folds} folds: every fold needs at least one row",
+                        file=name)
+    labels = frame[targets[0]].to_numpy() if task == "classification" and targets[0] in frame.columns else None
+    numbers = fold_numbers(len(frame), folds, rng, labels)
+    return [FoldRows(np.flatnonzero(numbers != k), np.flatnonzero(numbers == k)) for k in range(folds)]
+
+
 CELL_SETTINGS = {"na_values": [], "missing_target": "drop", "unknown_category": "error", "min_frequency": 1}
 _NO_WEIGHT = None  # the column of sample weights, for a settings object from the Python API that has none
 
@@ -66,19 +91,24 @@ def _cell_settings(data: Any) -> dict[str, Any]:
     return {name: getattr(data, name, default) for name, default in CELL_SETTINGS.items()}
 
 
-def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: str, dtype: Any) -> Datasets:
+def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: str, dtype: Any,
+                  rows: FoldRows | None = None) -> Datasets:
     """Read the CSV files of the config's `data` section, hold out the validation rows (first use of `rng`), fit
     and apply preprocessing: targets laid out as `encoding` (see `target_encoding_for`), arrays in `dtype`.
 
     The result is cached (in the user's cache directory, see `nncli.data.cache`): a second call with the same
     files, data settings and `rng` state loads it, and leaves `rng` in the state the split would have. A column
     the settings name that a file lacks is a `MissingColumn` naming it.
+
+    With `rows` (a cross-validation fold), only the rows at `rows.train` of the training file train (the
+    validation part taken from them as configured) and the rows at `rows.test` are the test part, in place of
+    `data.test`; nothing is cached.
     """
     dtype = np.dtype(dtype)
     targets = [data.target] if isinstance(data.target, str) else list(data.target)
     weight = getattr(data, "weight", _NO_WEIGHT)
     fraction = isinstance(data.valid, (int, float)) and not isinstance(data.valid, bool)
-    stored = _cache_key(data, dtype, rng, task, encoding, targets, fraction)
+    stored = None if rows is not None else _cache_key(data, dtype, rng, task, encoding, targets, fraction)
     if stored is not None:
         found = _load_cached(*stored, rng)
         if found is not None:
@@ -91,7 +121,11 @@ def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: s
                "text": targets if task == "classification" else []}
     train_name = _display(data.train)
     frame = read_table(Path(data.train), data.delimiter, display_path=train_name, **reading)
-    valid_frame = None
+    valid_frame = test_frame = None
+    if rows is not None:
+        columns, index = _columns(frame)
+        del frame
+        frame, test_frame = _take_rows(columns, index, [rows.train, rows.test])
     if fraction:
         labels = None
         if task == "classification" and targets[0] in frame.columns:
@@ -113,9 +147,12 @@ def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: s
     else:
         parts["valid"] = _read_part(preprocessor, None if fraction else data.valid, "data.valid", data.delimiter,
                                     dtype, reading, weight)
-    # the test split scores the model as `nncli eval` does: unweighted
-    parts["test"] = _read_part(preprocessor, getattr(data, "test", None), "data.test", data.delimiter, dtype,
-                               reading, None)
+    # the test split (a cv fold, or data.test) scores the model as `nncli eval` does: unweighted
+    if test_frame is not None:
+        parts["test"] = _load_part(preprocessor, test_frame, train_name, dtype, None)
+    else:
+        parts["test"] = _read_part(preprocessor, getattr(data, "test", None), "data.test", data.delimiter, dtype,
+                                   reading, None)
     present = {name: part for name, part in parts.items() if part is not None}
     splits = {name: part.split for name, part in present.items()}
     datasets = Datasets(splits["train"], splits.get("valid"), splits.get("test"), preprocessor,

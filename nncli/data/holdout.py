@@ -21,15 +21,9 @@ def split_indices(n_rows: int, fraction: float, rng: np.random.Generator, labels
         if len(labels) != n_rows:
             raise ValueError(f"{len(labels)} labels for {n_rows} rows")
         # Rank each row within its class in the shuffled order; the first round(fraction * count) are held out.
-        codes, uniques = pd.factorize(np.asarray(labels))
-        codes = (codes + 1)[order]  # missing labels form class 0
-        counts = np.bincount(codes, minlength=len(uniques) + 1)
+        codes, counts, rank, uniques = _class_ranks(order, labels)
         held_counts = np.round(fraction * counts)
         _check_classes_kept(counts, held_counts, uniques, fraction, source)
-        by_class = np.argsort(codes, kind="stable")
-        starts = np.cumsum(counts) - counts
-        rank = np.empty(n_rows, dtype=np.intp)
-        rank[by_class] = np.arange(n_rows) - starts[codes[by_class]]
         held = rank < held_counts[codes]
     in_valid = np.zeros(n_rows, dtype=bool)
     in_valid[order[held]] = True
@@ -40,6 +34,38 @@ def split_indices(n_rows: int, fraction: float, rng: np.random.Generator, labels
                         f"the {empty} part would be empty; add rows, change the fraction, or set data.valid "
                         "to null (no validation) or to a CSV file", file=source, field="data.valid")
     return train, valid
+
+
+def fold_numbers(n_rows: int, folds: int, rng: np.random.Generator,
+                 labels: np.ndarray | None = None) -> np.ndarray:
+    """Each row's fold (0 to folds-1): rows shuffled by `rng`, dealt round-robin, within each class when
+    `labels` are given (stratified: every fold holds each class's share, give or take one row)."""
+    order = rng.permutation(n_rows)
+    if labels is None:
+        dealt = np.arange(n_rows) % folds
+    else:
+        if len(labels) != n_rows:
+            raise ValueError(f"{len(labels)} labels for {n_rows} rows")
+        codes, counts, rank, _ = _class_ranks(order, labels)
+        # each class starts where the previous one stopped, so small classes do not all land in fold 0
+        offsets = np.cumsum(counts) - counts
+        dealt = (rank + offsets[codes]) % folds
+    numbers = np.empty(n_rows, dtype=np.intp)
+    numbers[order] = dealt
+    return numbers
+
+
+def _class_ranks(order: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For the rows in shuffled `order`: class codes (0: missing label), rows per class, each row's rank within
+    its class, and the class labels (code c is label c-1)."""
+    codes, uniques = pd.factorize(np.asarray(labels))
+    codes = (codes + 1)[order]  # missing labels form class 0
+    counts = np.bincount(codes, minlength=len(uniques) + 1)
+    by_class = np.argsort(codes, kind="stable")
+    starts = np.cumsum(counts) - counts
+    rank = np.empty(len(order), dtype=np.intp)
+    rank[by_class] = np.arange(len(order)) - starts[codes[by_class]]
+    return codes, counts, rank, uniques
 
 
 def _check_classes_kept(counts: np.ndarray, held_counts: np.ndarray, uniques: np.ndarray, fraction: float,
