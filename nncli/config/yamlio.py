@@ -265,11 +265,12 @@ class _Builder:
             merged_marks = self.marks
         finally:
             self.marks = own_marks
+        by_key: dict[Any, list[tuple[Path_, tuple[Mark, Mark]]]] = {}  # one pass: a wide merge stays linear
+        for mark_path, marks in merged_marks.items():
+            if len(mark_path) > len(path):
+                by_key.setdefault(mark_path[len(path)], []).append((mark_path, marks))
         for key, value in merged.items():
             if key in result:
                 continue
             result[key] = value
-            prefix = path + (key,)
-            for mark_path, marks in merged_marks.items():
-                if mark_path[:len(prefix)] == prefix:
-                    self.marks[mark_path] = marks
+            self.marks.update(by_key.get(key, ()))
