@@ -226,7 +226,8 @@ def predicts_alone(feature: pd.Series, target: pd.Series, task: str,
         both = pd.DataFrame({"x": feature, "y": target}).dropna()
         if len(both) < 10 or not pd.api.types.is_numeric_dtype(both["x"]):
             return False
-        return abs(float(both["x"].corr(both["y"], method="spearman"))) >= LEAK_PURITY
+        # Spearman's rho as the Pearson correlation of the ranks (pandas' method="spearman" needs scipy)
+        return abs(float(both["x"].rank().corr(both["y"].rank()))) >= LEAK_PURITY
     codes = pd.factorize(target)[0] if target_codes is None else target_codes
     keep = (codes >= 0) & feature.notna().to_numpy()
     labels = codes[keep]
