@@ -260,3 +260,21 @@ def _exact_value(text: str) -> int | float | str:
     except ValueError:
         pass
     return text
+
+
+@dataclass(frozen=True)
+class Options:
+    """How cells are read: more missing-cell texts, and the columns kept as text."""
+
+    na_values: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+
+    def pandas(self, header: Collection[str]) -> dict:
+        """The matching `pandas.read_csv` arguments for a file with these header names."""
+        present = [name for name in self.text if name in header]
+        return {"na_values": list(self.na_values) or None, "dtype": {name: str for name in present} or None}
+
+    def key(self) -> dict:
+        """The options as plain data, for the table cache's key (none when they are the defaults, so caches
+        written before these options existed still serve)."""
+        return {name: list(value) for name, value in (("na_values", self.na_values), ("text", self.text)) if value}

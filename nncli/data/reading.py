@@ -23,7 +23,6 @@ import os
 import re
 import stat
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Collection, Iterator, Sequence
 
@@ -32,7 +31,7 @@ import pandas as pd
 
 from nncli.data import cache, sources
 from nncli.data.blocks import memory_quarter, parse_blocks
-from nncli.data.cells import format_values, size_text
+from nncli.data.cells import Options, format_values, size_text
 from nncli.data.records import scan_records
 from nncli.errors import DataError
 from nncli.registry import closest
@@ -165,24 +164,6 @@ def _text_columns(source: Source, sep: str, keep: list[str], frame: pd.DataFrame
                         f"({len(frame)} rows)", file=name)
     text.index = frame.index
     return text[keep]
-
-
-@dataclass(frozen=True)
-class Options:
-    """How cells are read: more missing-cell texts, and the columns kept as text."""
-
-    na_values: tuple[str, ...] = ()
-    text: tuple[str, ...] = ()
-
-    def pandas(self, header: Collection[str]) -> dict:
-        """The matching `pandas.read_csv` arguments for a file with these header names."""
-        present = [name for name in self.text if name in header]
-        return {"na_values": list(self.na_values) or None, "dtype": {name: str for name in present} or None}
-
-    def key(self) -> dict:
-        """The options as plain data, for the table cache's key (none when they are the defaults, so caches
-        written before these options existed still serve)."""
-        return {name: list(value) for name, value in (("na_values", self.na_values), ("text", self.text)) if value}
 
 
 def _header(raw_head: bytes, delimiter: str, name: str) -> tuple[str, list[str]]:
