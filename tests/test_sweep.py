@@ -255,3 +255,13 @@ def test_ray_executor_without_ray_names_the_install_command(project, monkeypatch
     assert not (project / "runs").exists()
     result = CliRunner().invoke(app, ["sweep", "sweep.yaml", "--executor", "dask"])
     assert result.exit_code == 2 and "--executor: must be local or ray" in result.stderr, result.stderr
+
+
+def test_an_oversized_sweep_file_is_refused_unread(tmp_path):
+    from nncli.errors import ConfigError
+    from nncli.sweep.spec import load_sweep
+
+    path = tmp_path / "big.yaml"
+    path.write_text("config: moons.yaml\n" + "# padding\n" * 200_000)
+    with pytest.raises(ConfigError, match=r"big.yaml: the file is \d+ bytes; configs are limited to 1 MiB"):
+        load_sweep(path)

@@ -28,6 +28,12 @@ __all__ = [
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     """Read, override (`--set KEY=VALUE`) and validate the YAML config at `path`."""
+    text = read_text_file(path, "config file")
+    return parse_config(text, source=str(path), base_dir=Path(path).parent, overrides=overrides)
+
+
+def read_text_file(path: str | Path, what: str) -> str:
+    """The UTF-8 text of a YAML file (a config, a sweep file), refused unread past MAX_BYTES."""
     source = str(path)
     try:
         with open(path, "rb") as handle:
@@ -35,16 +41,15 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
             if len(data) > MAX_BYTES:  # a pipe or device has no size (0): it holds more than MAX_BYTES
                 size = os.fstat(handle.fileno()).st_size
                 check_size(max(size, MAX_BYTES), "the file", source, more=size <= MAX_BYTES)
-        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text would
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text would
     except FileNotFoundError:
-        raise ConfigError("config file not found", file=source) from None
+        raise ConfigError(f"{what} not found", file=source) from None
     except IsADirectoryError:
-        raise ConfigError("is a directory, not a config file", file=source) from None
+        raise ConfigError(f"is a directory, not a {what}", file=source) from None
     except UnicodeDecodeError as error:
         raise ConfigError(f"is not UTF-8 text ({error.reason} at byte {error.start})", file=source) from None
     except OSError as error:
-        raise ConfigError(f"cannot read the config file: {error.strerror or error}", file=source) from None
-    return parse_config(text, source=source, base_dir=Path(path).parent, overrides=overrides)
+        raise ConfigError(f"cannot read the {what}: {error.strerror or error}", file=source) from None
 
 
 def parse_config(text: str, *, source: str = "<config>", base_dir: Path = Path("."),

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nncli.config import Config, load_config
+from nncli.config import Config, load_config, read_text_file
 from nncli.config.locations import Locations, Path_, parse_path
 from nncli.config.messages import show
-from nncli.config.yamlio import MAX_BYTES, read_yaml
+from nncli.config.yamlio import read_yaml
 from nncli.errors import ConfigError
 from nncli.metrics import higher_is_better
 from nncli.registry import closest
@@ -76,16 +76,7 @@ class SweepSpec:
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and check the sweep file at `path` (its base config too)."""
     source = str(path)
-    try:
-        text = Path(path).read_bytes()[:MAX_BYTES + 1].decode("utf-8")
-    except FileNotFoundError:
-        raise ConfigError("sweep file not found", file=source) from None
-    except IsADirectoryError:
-        raise ConfigError("is a directory, not a sweep file", file=source) from None
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"is not UTF-8 text ({error.reason} at byte {error.start})", file=source) from None
-    except OSError as error:
-        raise ConfigError(f"cannot read the sweep file: {error.strerror or error}", file=source) from None
+    text = read_text_file(path, "sweep file")  # refused unread past the size cap, as a config is
     raw, where = read_yaml(text, source)
     if not isinstance(raw, dict):
         raise ConfigError("a sweep file must be a mapping with at least `config` and `space`", file=source,
