@@ -45,7 +45,7 @@ class Target:
 
 def table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> str:
     """Columns right-aligned, except the first and those with an empty header (notes)."""
-    cells = [headers] + rows
+    cells = [headers, *rows]
     widths = [max(len(str(row[i])) for row in cells) for i in range(len(headers))]
     lines = []
     for index, row in enumerate(cells):

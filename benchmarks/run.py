@@ -10,6 +10,7 @@ as ratios measured in the same run. PyTorch and scikit-learn are optional.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -55,10 +56,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     """Run the chosen workloads, print their tables and the target summary; 0 when every target passes."""
     warnings.filterwarnings("ignore", category=UserWarning, module="torch")
-    try:
+    with contextlib.suppress(ImportError):
         import torch  # noqa: F401  (imported first so the header lists its libraries)
-    except ImportError:
-        pass
     print(header(argv), flush=True)
     targets: list[Target] = []
     results: dict = {}

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))  # nncli from this checkout when it is not installed
 
-from nncli import api  # noqa: E402
+from nncli import api
 
 TOLERANCE = 0.01
 TARGET = "target"
@@ -187,13 +187,13 @@ def print_table(rows: list[dict], seeds: int) -> bool:
                       f"{row['sklearn']:.4f} ± {row['sklearn_std']:.3f}", f"{difference:+.4f}",
                       "PASS" if ok else "FAIL", f"{row['sklearn_plain']:.4f} ± {row['sklearn_plain_std']:.3f}",
                       f"{row['nncli_epochs']:.0f} / {row['sklearn_epochs']:.0f}"])
-    widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *lines)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(columns, *lines, strict=False)]
     print(f"mean over {seeds} seed(s) ± standard deviation; PASS when nncli >= sklearn - {TOLERANCE}; "
           "sklearn = MLP with early_stopping=True (the criterion), sklearn no-ES = the same without early "
           "stopping (for information)")
     for line in [columns, ["-" * width for width in widths], *lines]:
         print("  ".join(cell.ljust(width) if i < 2 else cell.rjust(width)
-                        for i, (cell, width) in enumerate(zip(line, widths))))
+                        for i, (cell, width) in enumerate(zip(line, widths, strict=False))))
     return passed
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 
 import engines
@@ -112,13 +113,11 @@ def bench_small(quick: bool, repeats: int) -> tuple[str, list[Target], dict]:
                                              epochs=case["epochs"])}
         x, y, loss, optimizer = case["torch"]
         for name, loader in ((TORCH, True), (TORCH_TUNED, False)):
-            try:
+            with contextlib.suppress(engines.Missing):
                 calls[name] = engines.torch_epochs(x, y, case["widths"], hidden=case["hidden"],
                                                    output="linear" if loss == "cross_entropy" else case["output"],
                                                    loss=loss, optimizer=optimizer, batch_size=case["batch"],
                                                    epochs=case["epochs"], loader=loader)
-            except engines.Missing:
-                pass
         times = interleaved(calls, repeats)
         per_epoch = {name: median(values) / case["epochs"] for name, values in times.items()}
         results[label] = per_epoch

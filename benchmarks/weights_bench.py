@@ -23,11 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
-from nncli.nn.losses import LOSSES  # noqa: E402
-from nncli.nn.model import Model  # noqa: E402
-from nncli.nn.objective import Objective  # noqa: E402
-from nncli.nn.optimizers import OPTIMIZERS  # noqa: E402
-from nncli.train import Settings, batch_step  # noqa: E402
+from nncli.nn.losses import LOSSES
+from nncli.nn.model import Model
+from nncli.nn.objective import Objective
+from nncli.nn.optimizers import OPTIMIZERS
+from nncli.train import Settings, batch_step
 
 # name -> (rows, features, hidden units, outputs, loss, batch size)
 WORKLOADS = {

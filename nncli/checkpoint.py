@@ -80,7 +80,7 @@ def read_checkpoint(path: Path, *, model: Model, optimizer: Optimizer, schedule:
             if shape is None:
                 raise archive.error(key, "is not part of an nncli checkpoint of this config")
             if len(member.shape) != len(shape) or any(want not in (None, got)
-                                                      for got, want in zip(member.shape, shape)):
+                                                      for got, want in zip(member.shape, shape, strict=False)):
                 raise archive.error(key, f"has shape {member.shape}; the run's network and optimizer need "
                                          f"{_shape_text(shape)}")
             if floats and member.dtype.kind != "f":
@@ -118,7 +118,7 @@ def _expected(key: str, model: Model, optimizer: Optimizer,
         return (() if name in schedule.state_dict() else None), False
     if key in ("state.order", "state.train_outputs"):
         return ((None,) if key == "state.order" else (None, model.output_width)), False
-    scalars = {f"state.{name}" for name in _SCALARS + ("best", "history", "rng")}
+    scalars = {f"state.{name}" for name in (*_SCALARS, "best", "history", "rng")}
     return (() if key in scalars.union(_HEADER_KEYS) else None), False
 
 

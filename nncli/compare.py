@@ -22,7 +22,7 @@ def compare_runs(directories: list[str | Path]) -> dict[str, Any]:
     differences = [path for path in paths if len({_key(config.get(path)) for config in configs}) > 1]
     return {"differences": differences,
             "runs": [_run_row(view, directory, config, differences)
-                     for view, directory, config in zip(views, directories, configs)]}
+                     for view, directory, config in zip(views, directories, configs, strict=False)]}
 
 
 def _key(value: Any) -> str:

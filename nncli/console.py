@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TextIO, cast
+from typing import Any, TextIO, cast
 
 from rich.console import Console
 from rich.table import Table
@@ -154,11 +156,9 @@ class TrainingSession:
     def stdout_closed(self) -> None:
         """The one line on stderr that says why the output stopped and that the run goes on."""
         where = "" if self.run_dir is None else f"; the run is saved in {self.run_dir}"
-        try:
+        with contextlib.suppress(OSError):  # stderr is gone as well: nobody is left to tell
             print(f"warning: standard output was closed, so nncli stopped printing; training goes on{where}",
                   file=sys.stderr, flush=True)
-        except OSError:  # stderr is gone as well: nobody is left to tell
-            pass
 
     def start(self, prepared: Any, run_dir: Path, first_epoch: int) -> None:
         from nncli.train import batches_per_epoch  # here: the module imports numpy, which --help never needs

@@ -76,7 +76,7 @@ def format_seconds(seconds: float) -> str:
     """Wall time as `12.3s`, `4m 05s` or `2h 03m`."""
     if seconds < 60:
         return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -88,7 +88,7 @@ def epoch_columns(metric_names: list[str], has_valid: bool) -> list[str]:
     columns = ["epoch", "loss"] + (["val_loss"] if has_valid else [])
     for name in metric_names:
         columns += [name, f"val_{name}"] if has_valid else [name]
-    return columns + ["lr", "seconds"]
+    return [*columns, "lr", "seconds"]
 
 
 def epoch_table(records: list[dict[str, Any]], columns: list[str], total_epochs: int,
@@ -104,7 +104,7 @@ def epoch_table(records: list[dict[str, Any]], columns: list[str], total_epochs:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in shown:
         table.add_column(column, justify="right", no_wrap=True, min_width=widths[column])
-    for row in zip(*(cells[column] for column in shown)):
+    for row in zip(*(cells[column] for column in shown), strict=False):
         table.add_row(*row)
     hidden = [column for column in columns if column not in shown]
     if hidden:
@@ -336,7 +336,7 @@ def evaluation_renderables(report: dict[str, Any], task: str, classes: list[str]
     matrix.add_column("true \\ predicted", style="bold")
     for label in classes:
         matrix.add_column(str(label), justify="right")
-    for label, counts in zip(classes, report["confusion_matrix"]):
+    for label, counts in zip(classes, report["confusion_matrix"], strict=False):
         matrix.add_row(str(label), *(str(int(count)) for count in counts))
     return [_with_rows(summary, report), per_class, matrix]
 

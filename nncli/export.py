@@ -138,7 +138,7 @@ def _with_spellings(keys: list[str], values: list[int]) -> tuple[list[str], list
     """The keys plus the usual other spellings of those that are numbers (`6` also as `6.0`), as nncli reads
     them as one value."""
     spelled, slots = list(keys), list(values)
-    for key, value in zip(keys, values):
+    for key, value in zip(keys, values, strict=False):
         try:
             number = float(key)
         except ValueError:
@@ -154,7 +154,7 @@ def _with_spellings(keys: list[str], values: list[int]) -> tuple[list[str], list
 def _network(graph: _Graph, model: Any, features: str) -> str:
     """The network's output (the output activation applied) for the features."""
     outputs: list[str] = []
-    for layer, spec, sources in zip(model.layers, model.specs, model.inputs):
+    for layer, spec, sources in zip(model.layers, model.specs, model.inputs, strict=False):
         inputs = [features if j < 0 else outputs[j] for j in sources]
         outputs.append(_layer(graph, spec["type"], layer, inputs))
     return _activation(graph, model.output_activation, outputs[-1])

@@ -6,9 +6,9 @@ through a config's whole network and loss on a batch of its data, for `nncli gra
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -176,7 +176,7 @@ def _config_and_loss(archive: NpzFile, meta: dict[str, np.ndarray]) -> tuple[dic
         loss = LOSSES.get(config["loss"]["type"]).from_config(config["loss"])
         if config["task"] not in ("classification", "regression"):
             raise ValueError(f"unknown task {config['task']!r}")
-    except Exception as error:  # noqa: BLE001  # whatever fails, the file's config is to blame
+    except Exception as error:  # whatever fails, the file's config is to blame
         message = " ".join(f"{type(error).__name__}: {error}".split())
         raise archive.error("meta.config", f"is not the config of a trained model ({message})") from None
     return config, loss
@@ -203,7 +203,7 @@ def _build_network(archive: NpzFile, meta: dict[str, np.ndarray]) -> Model:
         return build_model(specs, int(width), str(dtype), np.random.default_rng(0))
     except ModelFileError:
         raise
-    except Exception as error:  # noqa: BLE001  # whatever fails, the file's architecture is to blame
+    except Exception as error:  # whatever fails, the file's architecture is to blame
         message = " ".join(f"{type(error).__name__}: {error}".split())
         raise archive.error("meta.architecture", f"does not describe a network nncli can build ({message})") from None
 

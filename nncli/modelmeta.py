@@ -8,7 +8,7 @@ features must encode to the network's input width, the classes or targets must m
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -95,14 +95,14 @@ def check_preprocessing(arrays: Mapping[str, np.ndarray], model: Model, task: st
     if (divisor == 0).any():
         raise error("scale_divisor", f"is 0 for feature {_first(names, numeric, divisor == 0)!r}; scaling divides "
                                      "by it")
-    _check_vocabularies(meta, [name for name, flag in zip(names, categorical) if flag])
+    _check_vocabularies(meta, [name for name, flag in zip(names, categorical, strict=False) if flag])
     meta.names("na_values", "missing-cell texts", allow_empty=True, optional=True)
     meta.choice("missing_target", MISSING_TARGET, default="drop")
     meta.choice("unknown_category", UNKNOWN_CATEGORY, default="error")
     _check_targets(meta, task, encoding)
     try:
         preprocessor = Preprocessor.from_arrays(arrays)
-    except Exception as error_:  # noqa: BLE001  # checked above; anything left is still the file's fault
+    except Exception as error_:  # checked above; anything left is still the file's fault
         message = " ".join(f"{type(error_).__name__}: {error_}".split())
         raise error("feature_names", f"the preprocessing cannot be rebuilt ({message})") from None
     _check_fit(preprocessor, model, error)
@@ -196,4 +196,4 @@ def _check_fit(preprocessor: Preprocessor, model: Model, error: ErrorFactory) ->
 
 def _first(names: list[str], mask: np.ndarray, bad: np.ndarray) -> str:
     """The name of the first feature among those in `mask` where `bad` holds."""
-    return [name for name, flag in zip(names, mask) if flag][int(np.argmax(bad))]
+    return [name for name, flag in zip(names, mask, strict=False) if flag][int(np.argmax(bad))]

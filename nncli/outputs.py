@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from nncli.errors import NncliError
 from nncli.runs import RUN_FILES, RUN_MARKER

@@ -83,7 +83,7 @@ def learning_curves(pyplot: Any, views: list[RunView]) -> Any:
     rows = -(-len(names) // columns) or 1
     figure, axes = pyplot.subplots(rows, columns, figsize=(5.2 * columns, 3.6 * rows + 0.8), squeeze=False)
     colours = pyplot.rcParams["axes.prop_cycle"].by_key()["color"]
-    for axis, name in zip(axes.ravel(), names):
+    for axis, name in zip(axes.ravel(), names, strict=False):
         for index, view in enumerate(views):
             _draw_run(axis, view, name, colours[index % len(colours)])
         axis.set_title(name)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import difflib
 import inspect
 import typing
-from typing import Any, Callable, Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import pydantic
 

@@ -251,7 +251,7 @@ def _resume(path: Path, config: Config, fingerprint: str, model: Model, optimize
     header = read_checkpoint_header(path, display=str(path))
     try:
         old = Config.model_validate(checkpoint_config(header))
-    except Exception:  # noqa: BLE001  # any failure means the file is not a checkpoint nncli can continue
+    except Exception:  # any failure means the file is not a checkpoint nncli can continue
         raise ModelFileError("is not an nncli checkpoint or is damaged (its config cannot be read)",
                              file=str(path)) from None
     differences = config_differences(old, config, RESUMABLE_CHANGES)

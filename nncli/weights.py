@@ -7,8 +7,9 @@ class it leaves out keeps weight 1. The loss of a batch is then `Σ wᵢ·lᵢ /
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -42,7 +42,7 @@ class InlineExecutor(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as error:  # noqa: BLE001  # handed to the caller through the future, as a pool does
+        except BaseException as error:  # handed to the caller through the future, as a pool does
             future.set_exception(error)
         return future
 

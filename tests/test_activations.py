@@ -184,7 +184,7 @@ def test_config_round_trip(spec):
 def test_catalogue_and_relu_family():
     assert set(ACTIVATIONS.names()) == {"linear", "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid",
                                         "tanh", "softmax", "softplus"}
-    assert RELU_FAMILY == {"relu", "leaky_relu", "elu", "gelu", "silu"}
+    assert {"relu", "leaky_relu", "elu", "gelu", "silu"} == RELU_FAMILY
     assert get_activation("relu").name == "relu"
     assert isinstance(get_activation({"type": "relu"}), Activation)
 

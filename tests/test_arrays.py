@@ -22,7 +22,7 @@ def test_fit_arrays_learns_xor_and_is_deterministic():
     assert len(history) == 300 and history[-1]["accuracy"] == 1.0
     np.testing.assert_array_equal(model.predict(x) > 0.5, y > 0.5)
     again, _ = fit_arrays(xor_config(), x, y)
-    for (_, a, _), (_, b, _) in zip(model.parameters, again.parameters):
+    for (_, a, _), (_, b, _) in zip(model.parameters, again.parameters, strict=False):
         np.testing.assert_array_equal(a, b)
     assert model.dtype == np.float64
 
@@ -32,7 +32,7 @@ def test_fit_arrays_with_validation_and_early_stopping():
     x = rng.normal(size=(200, 2))
     y = (x[:, :1] * x[:, 1:] > 0).astype(float)
     config = xor_config(epochs=200, batch_size=16, early_stopping={"monitor": "val_loss", "patience": 3})
-    model, history = fit_arrays(config, x[:150], y[:150], valid=(x[150:], y[150:]))
+    _model, history = fit_arrays(config, x[:150], y[:150], valid=(x[150:], y[150:]))
     assert "val_loss" in history[0] and len(history) < 200
 
 
@@ -51,7 +51,7 @@ def test_a_diverging_fit_arrays_raises_without_leaking_warnings():
         "loss": "mse", "optimizer": {"type": "sgd", "lr": 10.0}, "training": {"epochs": 50, "batch_size": 4}})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a RuntimeWarning would fail the call instead of the TrainingError
-        with pytest.raises(TrainingError, match="training diverged: the loss is (inf|nan) at epoch"):
+        with pytest.raises(TrainingError, match=r"training diverged: the loss is (inf|nan) at epoch"):
             fit_arrays(config, x, y)
     assert np.geterr()["over"] == "warn"  # nothing left switched off
 

@@ -340,12 +340,12 @@ def test_help_lists_the_commands():
 
 def test_python_m_nncli_trains_predicts_and_evaluates(project):
     python = [sys.executable, "-m", "nncli"]
-    done = run_process(python + ["train", "tiny.yaml", "--out", "proc"], project)
+    done = run_process([*python, "train", "tiny.yaml", "--out", "proc"], project)
     assert_plain_epoch_lines(done.stdout, EPOCHS)
     assert {path.name for path in (project / "proc").iterdir()} == RUN_FILES
-    shown = predictions_from(run_process(python + ["predict", "proc", "data/animals_test.csv"], project).stdout)
+    shown = predictions_from(run_process([*python, "predict", "proc", "data/animals_test.csv"], project).stdout)
     assert list(shown.columns) == ["label"] + [f"prob_{name}" for name in CLASSES]
-    report = json.loads(run_process(python + ["eval", "proc", "data/animals_test.csv", "--json"], project).stdout)
+    report = json.loads(run_process([*python, "eval", "proc", "data/animals_test.csv", "--json"], project).stdout)
     assert 0.0 <= report["accuracy"] <= 1.0
 
 

@@ -27,7 +27,7 @@ def test_train_json_prints_each_metrics_row_then_the_summary(project):
     assert len(lines) == EPOCHS + 1 and list(lines[-1]) == ["summary"]
     metrics = pd.read_csv(project / "run" / "metrics.csv")
     assert [list(line) for line in lines[:-1]] == [list(metrics.columns)] * EPOCHS
-    for line, (_, row) in zip(lines, metrics.iterrows()):
+    for line, (_, row) in zip(lines, metrics.iterrows(), strict=False):
         assert line["epoch"] == row["epoch"]
         assert line["loss"] == row["loss"] and line["val_loss"] == row["val_loss"]
     assert lines[-1]["summary"] == json.loads((project / "run" / "summary.json").read_text())

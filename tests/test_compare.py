@@ -37,7 +37,7 @@ def test_json_lists_the_differing_paths_and_each_runs_scores(runs):
     assert [row["run"] for row in rows] == [str(first), str(second)]
     assert [row["config"] for row in rows] == [{"optimizer.lr": 0.01, "training.epochs": 3},
                                               {"optimizer.lr": 0.5, "training.epochs": 2}]
-    for row, run_dir in zip(rows, runs):
+    for row, run_dir in zip(rows, runs, strict=False):
         summary = json.loads((run_dir / "summary.json").read_text())
         assert row["best_epoch"] == summary["best_epoch"]
         assert row["test"] == summary["test"]

@@ -44,7 +44,7 @@ def _paths(node, prefix=()):
     yield prefix
     items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
     for key, child in items:
-        yield from _paths(child, prefix + (key,))
+        yield from _paths(child, (*prefix, key))
 
 
 PATHS = list(_paths(VALID))[1:]
@@ -82,8 +82,8 @@ def test_the_valid_config_is_valid():
     _assert_round_trip(config)
 
 
-yaml_alphabet = st.sampled_from(list("abtype:-[]{},'\"!&*<>|#?%@`\\ \n\t.0123456789eE+=~") + ["!!python/object",
-                                                                                              "<<", "---", "..."])
+yaml_alphabet = st.sampled_from([*list("abtype:-[]{},'\"!&*<>|#?%@`\\ \n\t.0123456789eE+=~"),
+                                 "!!python/object", "<<", "---", "..."])
 
 
 @FUZZ

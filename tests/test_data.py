@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -435,7 +436,7 @@ def test_split_is_seeded():
     first = split_indices(200, 0.3, np.random.default_rng(5), labels)
     again = split_indices(200, 0.3, np.random.default_rng(5), labels)
     other = split_indices(200, 0.3, np.random.default_rng(6), labels)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=False))
     assert not np.array_equal(first[1], other[1])
 
 
@@ -532,7 +533,7 @@ def test_row_ranges_cover_the_rows_in_whole_blocks(rows, parts):
     ranges = _row_ranges(rows, parts)
     assert ranges[0][0] == 0 and ranges[-1][1] == rows and len(ranges) <= parts
     assert all(first < last or rows == 0 for first, last in ranges)
-    assert all(previous[1] == current[0] for previous, current in zip(ranges, ranges[1:]))
+    assert all(previous[1] == current[0] for previous, current in itertools.pairwise(ranges))
     assert all(first % _BLOCK_ROWS == 0 for first, _ in ranges)
 
 

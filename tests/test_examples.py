@@ -99,7 +99,7 @@ def test_readme_quickstart_trains_a_bundled_example(tmp_path):
     shutil.copytree(CONFIGS, tmp_path / "configs")
     env = {key: value for key, value in os.environ.items() if key not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    done = subprocess.run(nncli_command() + ["train", *arguments], cwd=tmp_path, env=env, capture_output=True,
+    done = subprocess.run([*nncli_command(), "train", *arguments], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=300, stdin=subprocess.DEVNULL, check=False)
     assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}"
     runs = list((tmp_path / "runs").glob("*/model.npz"))

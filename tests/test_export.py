@@ -34,7 +34,7 @@ def onnx_outputs(model_file: Path, csv: Path) -> dict[str, np.ndarray]:
             feeds[spec.name] = column.fillna("").to_numpy(object).reshape(-1, 1)
         else:
             feeds[spec.name] = pd.to_numeric(column, errors="coerce").to_numpy(np.float32).reshape(-1, 1)
-    return dict(zip([out.name for out in session.get_outputs()], session.run(None, feeds)))
+    return dict(zip([out.name for out in session.get_outputs()], session.run(None, feeds), strict=False))
 
 
 def assert_matches_predict(run_dir: Path, model_file: Path, csv: Path) -> None:

@@ -294,9 +294,9 @@ def test_threads_claiming_one_directory_leave_it_to_exactly_one(tmp_path):
 def test_a_claim_is_released_when_its_run_ends(tmp_path):
     with runs.claim_run_dir("x", tmp_path / "run", resume=False) as directory:
         (directory / runs.CHECKPOINT_FILE).write_bytes(b"a checkpoint")
-        with pytest.raises(NncliError, match="another nncli train is writing this run directory right now"):
-            with runs.claim_run_dir("x", directory, resume=True):
-                pass
+        with (pytest.raises(NncliError, match="another nncli train is writing this run directory right now"),
+              runs.claim_run_dir("x", directory, resume=True)):
+            pass
     with runs.claim_run_dir("x", directory, resume=True) as again:
         assert again == directory
 

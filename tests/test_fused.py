@@ -39,7 +39,7 @@ def run_steps(spec, dtype, grads, lrs, fused_on: bool, monkeypatch) -> tuple[np.
     monkeypatch.setenv("NNCLI_FUSED", "1" if fused_on else "0")
     param = np.linspace(-2.0, 2.0, SIZE).astype(dtype)
     optimizer = make_optimizer(spec)
-    for grad, lr in zip(grads, lrs):
+    for grad, lr in zip(grads, lrs, strict=False):
         optimizer.lr = lr
         optimizer.step([param], [grad])
     return param, optimizer.state_dict()

@@ -6,8 +6,8 @@ naming the file and line or the config field, and change no file."""
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,7 @@ def bounded(work: Callable[[], object], seconds: float = 10.0) -> object:
     def run() -> None:
         try:
             outcome["value"] = work()
-        except BaseException as error:  # noqa: BLE001  # handed to the test thread
+        except BaseException as error:  # handed to the test thread
             outcome["error"] = error
 
     worker = threading.Thread(target=run, daemon=True)

@@ -87,7 +87,7 @@ def folder(plain, tmp_path, monkeypatch) -> Path:
 
 @pytest.mark.parametrize("suffix", list(COMPRESSORS))
 def test_compressed_csv_trains_predicts_and_evaluates_as_the_plain_file(plain, folder, suffix):
-    root, plain_run = plain
+    _root, plain_run = plain
     (folder / f"train.csv{suffix}").write_bytes(COMPRESSORS[suffix](csv_bytes()))
     (folder / f"new.csv{suffix}").write_bytes(COMPRESSORS[suffix](csv_bytes(12, seed=5)))
     run = train(folder, f"train.csv{suffix}")
@@ -159,7 +159,7 @@ def test_a_compressed_file_is_cached_by_the_compressed_file(folder, monkeypatch)
 
 
 def test_parquet_trains_predicts_and_evaluates_as_the_csv(plain, folder):
-    root, plain_run = plain
+    _root, plain_run = plain
     for name in ("train", "new"):
         pd.read_csv(folder / f"{name}.csv").to_parquet(folder / f"{name}.parquet")
     run = train(folder, "train.parquet")

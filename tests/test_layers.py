@@ -33,7 +33,7 @@ def check_layer_gradients(layer, inputs, training=True, reseed=None):
     def objective():
         return float(np.sum(run() * upstream))
 
-    for x, analytic in zip(inputs, input_grads):
+    for x, analytic in zip(inputs, input_grads, strict=False):
         if analytic is not None:
             assert_gradients_close(analytic, numerical_gradient(objective, x))
     for key, param in layer.params.items():

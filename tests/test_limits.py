@@ -199,7 +199,7 @@ def test_arrays_training_checks_the_size_too(monkeypatch):
 
 def test_the_default_limit_is_half_the_memory():
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else None
-    assert memory.MEMORY_LIMIT is None and 0 < memory.memory_limit()
+    assert memory.MEMORY_LIMIT is None and memory.memory_limit() > 0
     if total is not None:
         assert memory.memory_limit() <= total // 2
 

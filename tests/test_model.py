@@ -35,7 +35,7 @@ def check_model_gradients(model, loss, x, y, settings, reseed=None):
     for fuse in (True, False):
         objective = Objective(loss, model.output_activation, fuse=fuse)
 
-        def value():
+        def value(objective=objective):
             if reseed is not None:
                 reseed(model)
             return batch_step(model, objective, x, y, settings)[0]
@@ -173,7 +173,7 @@ def test_a_last_layer_without_activation_hands_over_the_identity():
 def test_same_seed_same_weights_and_float32_end_to_end():
     a = Model(BRANCHING, 4, rng=np.random.default_rng(7))
     b = Model(BRANCHING, 4, rng=np.random.default_rng(7))
-    for (key, pa, _), (_, pb, _) in zip(a.parameters, b.parameters):
+    for (_key, pa, _), (_, pb, _) in zip(a.parameters, b.parameters, strict=False):
         np.testing.assert_array_equal(pa, pb)
     x = np.random.default_rng(0).normal(size=(8, 4)).astype(np.float32)
     y = one_hot(np.random.default_rng(1), 8, 3).astype(np.float32)

@@ -175,8 +175,8 @@ def test_zip_bomb_is_refused_before_inflating(here):
     del members["layers.0.weight"]
     write_members("bomb.npz", members)
     zeros = bytes(1 << 20)
-    with zipfile.ZipFile("bomb.npz", "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        with archive.open("layers.0.weight.npy", "w", force_zip64=True) as member:
+    with (zipfile.ZipFile("bomb.npz", "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+          archive.open("layers.0.weight.npy", "w", force_zip64=True) as member):
             member.write(npy_header((100 << 18,)))
             for _ in range(100):
                 member.write(zeros)

@@ -30,7 +30,7 @@ def test_penalty_by_hand():
 def test_gradient_by_hand_in_place():
     grads = [np.ones((2, 2)), np.zeros((2, 1))]
     originals = list(grads)
-    for weight, grad in zip(weights(), grads):
+    for weight, grad in zip(weights(), grads, strict=False):
         regularize(weight, grad, l1=0.1, l2=0.01, scratch=np.empty_like(weight))
     assert grads[0] is originals[0] and grads[1] is originals[1]
     np.testing.assert_allclose(grads[0], [[1 + 0.1 + 0.01, 1 - 0.1 - 0.02], [1.0, 1 + 0.1 + 0.03]])
@@ -41,10 +41,10 @@ def test_gradient_is_the_derivative_of_the_penalty():
     rng = np.random.default_rng(0)
     ws = [rng.normal(size=(3, 2)), rng.normal(size=(2, 1))]
     grads = [np.zeros_like(w) for w in ws]
-    for weight, grad in zip(ws, grads):
+    for weight, grad in zip(ws, grads, strict=False):
         regularize(weight, grad, 0.3, 0.2, np.empty_like(weight))
     eps = 1e-6
-    for w, grad in zip(ws, grads):
+    for w, grad in zip(ws, grads, strict=False):
         for index in np.ndindex(w.shape):
             original = w[index]
             w[index] = original + eps
@@ -96,10 +96,10 @@ def test_clip_global_norm_matches_torch():
     rng = np.random.default_rng(1)
     grads = [rng.normal(size=(4, 3)), rng.normal(size=(3,)), rng.normal(size=(3, 1))]
     parameters = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
-    for parameter, grad in zip(parameters, grads):
+    for parameter, grad in zip(parameters, grads, strict=False):
         parameter.grad = torch.tensor(grad)
     total_torch = torch.nn.utils.clip_grad_norm_(parameters, max_norm=0.5)
     total = clip_global_norm(grads, max_norm=0.5)
     assert total == pytest.approx(total_torch.item(), rel=1e-14)
-    for parameter, grad in zip(parameters, grads):
+    for parameter, grad in zip(parameters, grads, strict=False):
         np.testing.assert_allclose(grad, parameter.grad.numpy(), rtol=1e-14)

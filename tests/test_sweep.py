@@ -235,7 +235,7 @@ def test_sigterm_stops_the_workers_with_checkpoints_and_resume_finishes(project)
     summary = json.loads((project / "slow" / "summary.json").read_text())
     assert summary["status"] == "interrupted"
     assert {record["status"] for record in summary["trials"]} <= {"interrupted", "ok"}
-    done = subprocess.run(command + ["--resume", "--json"], capture_output=True, text=True, env=environment,
+    done = subprocess.run([*command, "--resume", "--json"], capture_output=True, text=True, env=environment,
                           timeout=300)
     assert done.returncode == 0, done.stderr
     assert [record["status"] for record in json.loads(done.stdout)["trials"]] == ["ok", "ok", "ok"]

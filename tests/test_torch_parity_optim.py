@@ -54,10 +54,10 @@ def test_optimizer_matches_torch(name, hyperparameters):
             theirs.param_groups[0]["lr"] = base_lr * LR_CHANGES[step]
         grads = [rng.standard_normal(p.shape) for p in params]
         ours.step(params, grads)
-        for param, grad in zip(torch_params, grads):
+        for param, grad in zip(torch_params, grads, strict=False):
             param.grad = torch.tensor(grad)
         theirs.step()
-        for param, torch_param in zip(params, torch_params):
+        for param, torch_param in zip(params, torch_params, strict=False):
             np.testing.assert_allclose(param, torch_param.detach().numpy(), rtol=1e-12, atol=1e-12)
 
 

@@ -79,16 +79,16 @@ def torch_loss(name, logits, activation, target):
 def run_torch(model, loss_name, activation, x, y, optimizer_spec, schedule_spec, l2, clip, batch_size):
     weights = [torch.tensor(layer.params["weight"].copy(), requires_grad=True) for layer in model.layers]
     biases = [torch.tensor(layer.params["bias"].copy(), requires_grad=True) for layer in model.layers]
-    params = [p for pair in zip(weights, biases) for p in pair]
+    params = [p for pair in zip(weights, biases, strict=False) for p in pair]
     optimizer = torch_optimizer(optimizer_spec, params)
     scheduler = torch_scheduler(schedule_spec, optimizer)
     tx, ty = torch.tensor(x), torch.tensor(y)
     losses = []
-    for epoch in range(EPOCHS):
+    for _epoch in range(EPOCHS):
         batch_losses = []
         for start in range(0, len(x), batch_size):
             h = tx[start:start + batch_size]
-            for index, (w, b) in enumerate(zip(weights, biases)):
+            for index, (w, b) in enumerate(zip(weights, biases, strict=False)):
                 h = h @ w + b
                 if index < len(weights) - 1:
                     h = torch.nn.functional.gelu(h)
@@ -145,5 +145,5 @@ def test_five_epochs_match_torch(optimizer_index, schedule_index):
     records = list(fit(model, objective, optimizer, schedule, Split(x, y), None, settings,
                        np.random.default_rng(0), TrainingState(), base_lr=optimizer_spec["lr"]))
     np.testing.assert_allclose([r["loss"] for r in records], expected_losses, rtol=0, atol=1e-7)
-    for (_, param, _), expected in zip(model.parameters, expected_params):
+    for (_, param, _), expected in zip(model.parameters, expected_params, strict=False):
         np.testing.assert_allclose(param, expected, rtol=0, atol=1e-7)

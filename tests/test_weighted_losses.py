@@ -79,7 +79,7 @@ def torch_training(model, loss_fn, x, y, lr):
     torch = pytest.importorskip("torch")
     weights = [torch.tensor(layer.params["weight"].copy(), requires_grad=True) for layer in model.layers]
     biases = [torch.tensor(layer.params["bias"].copy(), requires_grad=True) for layer in model.layers]
-    params = [p for pair in zip(weights, biases) for p in pair]
+    params = [p for pair in zip(weights, biases, strict=False) for p in pair]
     optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9)
     tx, ty = torch.tensor(x), torch.tensor(y)
     losses = []
@@ -87,7 +87,7 @@ def torch_training(model, loss_fn, x, y, lr):
         batch_losses = []
         for start in range(0, len(x), BATCH):
             h = tx[start:start + BATCH]
-            for index, (w, b) in enumerate(zip(weights, biases)):
+            for index, (w, b) in enumerate(zip(weights, biases, strict=False)):
                 h = h @ w + b
                 if index < len(weights) - 1:
                     h = torch.nn.functional.gelu(h)
@@ -131,7 +131,7 @@ def test_class_weighted_softmax_crossentropy_matches_torch():
         model, lambda logits, target, rows: criterion(logits, target.argmax(dim=1)), x, y, lr=0.1)
     losses = nncli_training(model, "categorical_crossentropy", x, y, per_class[labels], lr=0.1)
     np.testing.assert_allclose(losses, expected_losses, rtol=0, atol=1e-7)
-    for (_, param, _), expected in zip(model.parameters, expected_params):
+    for (_, param, _), expected in zip(model.parameters, expected_params, strict=False):
         np.testing.assert_allclose(param, expected, rtol=0, atol=1e-7)
 
 
@@ -151,5 +151,5 @@ def test_sample_weighted_binary_crossentropy_matches_torch():
     expected_losses, expected_params = torch_training(model, weighted_bce, x, y, lr=0.2)
     losses = nncli_training(model, "binary_crossentropy", x, y, row_weight, lr=0.2)
     np.testing.assert_allclose(losses, expected_losses, rtol=0, atol=1e-7)
-    for (_, param, _), expected in zip(model.parameters, expected_params):
+    for (_, param, _), expected in zip(model.parameters, expected_params, strict=False):
         np.testing.assert_allclose(param, expected, rtol=0, atol=1e-7)

@@ -114,7 +114,7 @@ def test_equal_weights_train_like_no_weights(project):
     for key in plain_arrays:
         if key.startswith("layers."):
             np.testing.assert_allclose(weighted_arrays[key], plain_arrays[key], rtol=1e-9, atol=1e-12)
-    for weighted_record, plain_record in zip(weighted.history, plain.history):
+    for weighted_record, plain_record in zip(weighted.history, plain.history, strict=False):
         assert weighted_record["val_loss"] == pytest.approx(plain_record["val_loss"], rel=1e-9)
 
 

@@ -5,7 +5,7 @@ The modules register their commands on `app` when imported, in the order `nncli 
 
 # registers the commands, in --help's order
 from nncli.cli import train, predict, evaluate, check, cv, sweep, init, inspect  # noqa: F401, I001
-from nncli.cli import export, plot, compare, explain, gradcheck, listing, schema  # noqa: F401, I001
+from nncli.cli import export, plot, compare, explain, gradcheck, listing, schema  # noqa: F401
 from nncli.cli.app import app
 from nncli.cli.train import StopRequests
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List
 
 import typer
 
@@ -13,7 +12,7 @@ from nncli.cli.app import DEBUG_HELP, app, user_errors, write_stdout
 @app.command()
 def check(
     config: Path = typer.Argument(..., metavar="CONFIG.yaml", help="The YAML config file."),
-    overrides: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+    overrides: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
                                         help="Override a config value: KEY=VALUE (dotted path)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object: the resolved config, rows, "
                                                        "inputs, classes or targets, layers and parameter count."),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List
 
 import typer
 
@@ -13,7 +12,7 @@ from nncli.cli.app import DEBUG_HELP, app, user_errors, write_stdout
 
 @app.command()
 def compare(
-    run_dirs: List[Path] = typer.Argument(..., metavar="RUN...", help="Run directories (sweep trials too)."),
+    run_dirs: list[Path] = typer.Argument(..., metavar="RUN...", help="Run directories (sweep trials too)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object for scripts."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:

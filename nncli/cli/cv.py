@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -34,8 +34,8 @@ def cv_table(result: Any) -> Any:
 def cross_validate(
     config: Path = typer.Argument(..., metavar="CONFIG.yaml", help="The YAML config file."),
     folds: int = typer.Option(..., "--folds", metavar="K", help="Number of folds of data.train (at least 2)."),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="cv directory (default: runs/<name>-cv)."),
-    overrides: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+    out: Path | None = typer.Option(None, "--out", metavar="DIR", help="cv directory (default: runs/<name>-cv)."),
+    overrides: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
                                         help="Override a config value: KEY=VALUE (dotted path)."),
     jobs: int = typer.Option(1, "--jobs", metavar="N", help="Folds trained at once, in worker processes."),
     as_json: bool = typer.Option(False, "--json", help="Print cv.json's object for scripts."),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ from nncli.cli.app import DATA_HELP, DEBUG_HELP, app, user_errors, write_stdout
 def init(
     data: Path = typer.Argument(..., metavar="DATA", help=f"The {DATA_HELP}; not - (the config names it)."),
     target: str = typer.Option(..., "--target", metavar="COL", help="The column to predict."),
-    out: Optional[Path] = typer.Option(None, "-o", "--out", metavar="CONFIG.yaml",
+    out: Path | None = typer.Option(None, "-o", "--out", metavar="CONFIG.yaml",
                                        help="Where to write the config (default: <data stem>.yaml here; - for "
                                             "stdout). Never an existing file."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),

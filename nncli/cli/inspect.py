@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -13,7 +12,7 @@ from nncli.cli.app import DATA_HELP, DEBUG_HELP, app, user_errors, write_stdout
 @app.command()
 def inspect(
     data: Path = typer.Argument(..., metavar="DATA", help=f"The {DATA_HELP}."),
-    target: Optional[str] = typer.Option(None, "--target", metavar="COL",
+    target: str | None = typer.Option(None, "--target", metavar="COL",
                                          help="The target column: its class balance or statistics, and the "
                                               "warnings about it (leakage, sorted rows, small classes)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from nncli.cli.app import DEBUG_HELP, app, user_errors
@@ -11,7 +9,7 @@ from nncli.cli.app import DEBUG_HELP, app, user_errors
 
 @app.command("list")
 def list_catalogue(
-    family: Optional[str] = typer.Argument(None, metavar="FAMILY",
+    family: str | None = typer.Argument(None, metavar="FAMILY",
                                            help="layers, activations, initializers, losses, optimizers, "
                                                 "schedules or metrics (default: all)."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),

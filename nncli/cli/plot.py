@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -12,8 +11,8 @@ from nncli.cli.app import DEBUG_HELP, app, user_errors
 
 @app.command()
 def plot(
-    run_dirs: List[Path] = typer.Argument(..., metavar="RUN...", help="Run directories (sweep trials too)."),
-    out_dir: Optional[Path] = typer.Option(None, "-o", "--output", metavar="DIR",
+    run_dirs: list[Path] = typer.Argument(..., metavar="RUN...", help="Run directories (sweep trials too)."),
+    out_dir: Path | None = typer.Option(None, "-o", "--output", metavar="DIR",
                                            help="Write the plots here (default: into each run directory)."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -14,10 +13,10 @@ from nncli.cli.app import DATA_HELP, DEBUG_HELP, app, user_errors, write_stdout
 def predict(
     model: Path = typer.Argument(..., metavar="MODEL", help="A run directory or a model.npz file."),
     data: Path = typer.Argument(..., metavar="DATA", help=f"{DATA_HELP} with the feature columns."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="OUT.csv",
+    output: Path | None = typer.Option(None, "-o", "--output", metavar="OUT.csv",
                                           help="Write the CSV here: a new or regular file, never an input "
                                                "(default, or - : stdout)."),
-    keep: List[str] = typer.Option([], "--keep", metavar="COL,...",
+    keep: list[str] = typer.Option([], "--keep", metavar="COL,...",
                                    help="Copy these input columns (as written) in front of the predictions."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
 ) -> None:
@@ -40,7 +39,7 @@ def predict(
             runs.write_text(file, text)
 
 
-def column_list(values: List[str]) -> list[str]:
+def column_list(values: list[str]) -> list[str]:
     """`--keep id,name --keep city` as `[id, name, city]`; an empty name is a usage error."""
     from nncli.errors import NncliError
 

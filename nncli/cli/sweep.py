@@ -6,7 +6,7 @@ import json
 import shlex
 import signal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -61,11 +61,11 @@ def resume_command(sweep_file: Path, sweep_dir: Path, executor: str) -> str:
 @app.command()
 def sweep(
     sweep_file: Path = typer.Argument(..., metavar="SWEEP.yaml", help="The sweep file (see README: Sweeps)."),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Sweep directory (default: runs/<name>)."),
+    out: Path | None = typer.Option(None, "--out", metavar="DIR", help="Sweep directory (default: runs/<name>)."),
     executor: str = typer.Option("local", "--executor", metavar="local|ray", help="Where trials run."),
-    address: Optional[str] = typer.Option(None, "--address", metavar="ADDR",
+    address: str | None = typer.Option(None, "--address", metavar="ADDR",
                                           help="Ray cluster address (auto: the running cluster); with --executor ray."),
-    jobs: Optional[int] = typer.Option(None, "--jobs", metavar="N", help="Trials at once (default: CPU count)."),
+    jobs: int | None = typer.Option(None, "--jobs", metavar="N", help="Trials at once (default: CPU count)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted sweep in --out."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json's object at the end, nothing else."),
     debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),

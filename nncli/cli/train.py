@@ -7,14 +7,13 @@ import shlex
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from nncli.cli.app import DEBUG_HELP, app, user_errors
 
 
-def resume_command(config: Path, run_dir: Path | None, overrides: List[str]) -> str:
+def resume_command(config: Path, run_dir: Path | None, overrides: list[str]) -> str:
     """The command line that continues an interrupted run (the same config and overrides)."""
     words = ["nncli", "train", str(config), "--out", str(run_dir), "--resume"]
     for override in overrides:
@@ -40,7 +39,7 @@ class StopRequests:
             raise KeyboardInterrupt
 
     @contextlib.contextmanager
-    def installed(self) -> Iterator["StopRequests"]:
+    def installed(self) -> Iterator[StopRequests]:
         previous = {number: signal.signal(number, self._handle) for number in (signal.SIGINT, signal.SIGTERM)}
         try:
             yield self
@@ -53,8 +52,8 @@ class StopRequests:
 @app.command()
 def train(
     config: Path = typer.Argument(..., metavar="CONFIG.yaml", help="The YAML config file."),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="DIR", help="Run directory (default: runs/<name>[-k])."),
-    overrides: List[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+    out: Path | None = typer.Option(None, "--out", metavar="DIR", help="Run directory (default: runs/<name>[-k])."),
+    overrides: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
                                         help="Override a config value: KEY=VALUE (dotted path)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its checkpoint."),
     quiet: bool = typer.Option(False, "--quiet", help="Print only errors."),

@@ -8,8 +8,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any
 
 from nncli.config.graph import DATA_INPUT
 from nncli.config.locations import Locations, parse_path
@@ -21,8 +22,19 @@ from nncli.config.yamlio import MAX_BYTES, check_size, read_yaml
 from nncli.errors import ConfigError
 
 __all__ = [
-    "Config", "ConfigError", "DATA_INPUT", "DataConfig", "EarlyStopping", "Regularization", "Training",
-    "config_differences", "config_error", "config_from_dict", "load_config", "parse_config", "registries",
+    "DATA_INPUT",
+    "Config",
+    "ConfigError",
+    "DataConfig",
+    "EarlyStopping",
+    "Regularization",
+    "Training",
+    "config_differences",
+    "config_error",
+    "config_from_dict",
+    "load_config",
+    "parse_config",
+    "registries",
 ]
 
 
@@ -102,10 +114,10 @@ def config_differences(old: Config, new: Config, allowed: Collection[str] = froz
 def _compare(old: Any, new: Any, path: tuple, out: list[tuple[str, str]]) -> None:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in list(old) + [key for key in new if key not in old]:
-            _compare(old.get(key), new.get(key), path + (key,), out)
+            _compare(old.get(key), new.get(key), (*path, key), out)
     elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for index, (old_item, new_item) in enumerate(zip(old, new)):
-            _compare(old_item, new_item, path + (index,), out)
+        for index, (old_item, new_item) in enumerate(zip(old, new, strict=False)):
+            _compare(old_item, new_item, (*path, index), out)
     elif old != new or type(old) is not type(new):
         dotted = ".".join(str(part) for part in path)
         out.append((dotted, f"{dotted}: {show(old)} -> {show(new)}"))

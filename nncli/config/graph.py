@@ -37,9 +37,9 @@ def _layer(index: int, spec: Any, names: list[str | None], registry: Registry,
         problems.add(path, f"must be a mapping with a type, such as {{type: dense, units: 8}}, got {show(spec)}")
         return None
     kind = spec.get("type")
-    cls = lookup(registry, kind, path + ("type",), problems) if "type" in spec else None
+    cls = lookup(registry, kind, (*path, "type"), problems) if "type" in spec else None
     if "type" not in spec:
-        problems.add(path + ("type",), "required")
+        problems.add((*path, "type"), "required")
     name = _layer_name(spec, index, names, path, problems)
     names.append(name)
     inputs = _layer_inputs(spec, index, names, cls, path, problems)
@@ -58,13 +58,13 @@ def _layer_name(spec: dict, index: int, names: list[str | None], path: Path_, pr
     if name is None:
         name = default_layer_name(kind if isinstance(kind, str) else "layer", index)
     if not isinstance(name, str) or not name:
-        problems.add(path + ("name",), f"must be a non-empty string, got {show(name)}")
+        problems.add((*path, "name"), f"must be a non-empty string, got {show(name)}")
         return None
     if name == DATA_INPUT:
-        problems.add(path + ("name",), f"{DATA_INPUT!r} is reserved for the data; choose another name")
+        problems.add((*path, "name"), f"{DATA_INPUT!r} is reserved for the data; choose another name")
         return None
     if name in names:
-        problems.add(path + ("name",), f"{name!r} is already the name of layers[{names.index(name)}]; "
+        problems.add((*path, "name"), f"{name!r} is already the name of layers[{names.index(name)}]; "
                                        "layer names must be unique")
         return None
     return name
@@ -77,7 +77,7 @@ def _layer_inputs(spec: dict, index: int, names: list[str | None], cls: type | N
         inputs = spec["inputs"]
         inputs = [inputs] if isinstance(inputs, str) else inputs
         if not isinstance(inputs, (list, tuple)) or not all(isinstance(source, str) for source in inputs):
-            problems.add(path + ("inputs",), f"must be a list of layer names, got {show(spec['inputs'])}")
+            problems.add((*path, "inputs"), f"must be a list of layer names, got {show(spec['inputs'])}")
             return None
         inputs = list(inputs)
     else:
@@ -93,11 +93,11 @@ def _layer_inputs(spec: dict, index: int, names: list[str | None], cls: type | N
             if suggestion is not None:
                 message += f"; did you mean {suggestion!r}?"
             listed = isinstance(spec.get("inputs"), (list, tuple))
-            where = path + ("inputs", position) if listed else path + ("inputs",)
+            where = (*path, "inputs", position) if listed else (*path, "inputs")
             problems.add(where, message + " valid: " + ", ".join(earlier))
             return None
     if cls is not None:
-        where = path + ("inputs",) if given else path
+        where = (*path, "inputs") if given else path
         if getattr(cls, "merge", False) and len(inputs) < 2:
             problems.add(where, f"{with_article(spec['type'])} layer joins several inputs: list at least 2 "
                                 f"in `inputs`, got {show(inputs)}")

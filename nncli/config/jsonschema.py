@@ -4,7 +4,7 @@
 optimizer, schedule and metrics typed from the registries' generated sections (`nncli.config.typed`).
 """
 
-from typing import TYPE_CHECKING, Any, Literal, Optional, TypeAlias, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import Field
 
@@ -25,7 +25,7 @@ else:
     NamedLoss, NamedOptimizer, NamedSchedule = (named(_FOUND.losses), named(_FOUND.optimizers),
                                                 named(_FOUND.schedules))
     MetricName = Literal[tuple(_FOUND.metrics.names())]
-    MetricNames = Union[MetricName, list[MetricName]]
+    MetricNames = MetricName | list[MetricName]
 
 
 class WrittenConfig(RawConfig):
@@ -33,12 +33,12 @@ class WrittenConfig(RawConfig):
 
     layers: list[WrittenLayer] = Field(min_length=1, description="the network, in order; the last layer is "
                                                                  "the output")
-    loss: Optional[NamedLoss] = Field(None, description="default: from the output activation (softmax: "
+    loss: NamedLoss | None = Field(None, description="default: from the output activation (softmax: "
                                                         "categorical_crossentropy, sigmoid: binary_crossentropy, "
                                                         "else mse)")
-    metrics: Optional[MetricNames] = Field(None, description="default: [accuracy] or [mae] by task")
-    optimizer: Optional[NamedOptimizer] = Field(None, description="default: adam")
-    schedule: Optional[NamedSchedule] = Field(None, description="the learning rate by epoch; default: constant")
+    metrics: MetricNames | None = Field(None, description="default: [accuracy] or [mae] by task")
+    optimizer: NamedOptimizer | None = Field(None, description="default: adam")
+    schedule: NamedSchedule | None = Field(None, description="the learning rate by epoch; default: constant")
 
 
 def config_schema() -> dict[str, Any]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 from nncli.config.messages import show
 from nncli.errors import ConfigError
 
-Path_ = tuple[Union[str, int], ...]
+Path_ = tuple[str | int, ...]
 """A position in the config: `("layers", 1, "units")`, shown as `layers[1].units`."""
 
 

@@ -241,9 +241,8 @@ def _number_words(noun: str, bounds: dict[str, Any]) -> str:
 
 def _value_at(data: Any, loc: tuple) -> Any:
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, (list, tuple)) and isinstance(part, int) and 0 <= part < len(data):
+        if (isinstance(data, dict) and part in data) or (
+                isinstance(data, (list, tuple)) and isinstance(part, int) and 0 <= part < len(data)):
             data = data[part]
         else:
             return None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from nncli.config.locations import Locations, Path_, format_path, override_label
 from nncli.config.messages import show

@@ -62,6 +62,6 @@ def validate_parameters(cls: Any, params: dict, path: Path_, problems: Problems,
         problems.add(path + ((error.parameter,) if error.parameter else ()), error.message)
     except NncliError as error:
         problems.add(path, error.message)
-    except Exception as error:  # noqa: BLE001  # a parameter's own validator tripped on an odd input
+    except Exception as error:  # a parameter's own validator tripped on an odd input
         problems.add(path, f"invalid parameters {show(params)} ({error})")
     return None

@@ -77,9 +77,9 @@ def _named(value: Any, key: str, registry: Registry, problems: Problems, default
         spec, type_path = {"type": value}, path
     elif isinstance(value, dict):
         if "type" not in value:
-            problems.add(path + ("type",), "required")
+            problems.add((*path, "type"), "required")
             return None
-        spec, type_path = value, path + ("type",)
+        spec, type_path = value, (*path, "type")
     else:
         problems.add(path, f"must be {with_article(registry.family)} name or a mapping with a type, "
                            f"got {show(value)}")

@@ -8,7 +8,7 @@ every default filled in.
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypeAlias, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import pydantic
 from pydantic import BeforeValidator, ConfigDict, PlainValidator, PrivateAttr, ValidationInfo
@@ -32,14 +32,14 @@ def _csv_path(value: Any, info: ValidationInfo) -> Path:
     return _absolute(value, info, "a CSV file path")
 
 
-def _optional_csv_path(value: Any, info: ValidationInfo) -> Optional[Path]:
+def _optional_csv_path(value: Any, info: ValidationInfo) -> Path | None:
     return None if value is None else _absolute(value, info, "a CSV file path or null")
 
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # text that YAML would read as a number unquoted
 
 
-def _valid_split(value: Any, info: ValidationInfo) -> Union[float, Path, None]:
+def _valid_split(value: Any, info: ValidationInfo) -> float | Path | None:
     words = "a fraction in (0, 1), a CSV file path or null"
     if value is None:
         return None
@@ -70,27 +70,27 @@ def _names(value: Any, what: str, allow_empty: bool) -> list[str]:
     return list(value)
 
 
-def _target(value: Any) -> Union[str, list[str]]:
+def _target(value: Any) -> str | list[str]:
     if isinstance(value, str) and value:
         return value
     return _names(value, "a column name or a list of column names", allow_empty=False)
 
 
-def _features(value: Any) -> Union[str, list[str]]:
+def _features(value: Any) -> str | list[str]:
     return value if value == "all" else _names(value, "all or a list of column names", allow_empty=False)
 
 
-def _categorical(value: Any) -> Union[str, list[str]]:
+def _categorical(value: Any) -> str | list[str]:
     return value if value == "auto" else _names(value, "auto or a list of column names", allow_empty=True)
 
 
-def _weight_column(value: Any) -> Optional[str]:
+def _weight_column(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and value):
         return value
     raise ValueError(f"must be a column name or null, got {show(value)}")
 
 
-def _class_weight(value: Any) -> Union[str, dict[str, float], None]:
+def _class_weight(value: Any) -> str | dict[str, float] | None:
     """null, balanced, or {class label: non-negative weight}; labels are kept as text (`1` and `1.0` alike)."""
     words = "null, balanced or a mapping {class: weight}"
     if value is None or value == "balanced":
@@ -153,15 +153,15 @@ def _switch(value: Any) -> Any:
 
 RunName = Annotated[str, PlainValidator(_run_name, json_schema_input_type=str)]
 CsvPath = Annotated[Path, PlainValidator(_csv_path, json_schema_input_type=str)]
-OptionalCsvPath = Annotated[Optional[Path], PlainValidator(_optional_csv_path, json_schema_input_type=Optional[str])]
-ValidSplit = Annotated[Union[float, Path, None],
-                       PlainValidator(_valid_split, json_schema_input_type=Union[float, str, None])]
+OptionalCsvPath = Annotated[Path | None, PlainValidator(_optional_csv_path, json_schema_input_type=str | None)]
+ValidSplit = Annotated[float | Path | None,
+                       PlainValidator(_valid_split, json_schema_input_type=float | str | None)]
 Delimiter = Annotated[str, PlainValidator(_delimiter, json_schema_input_type=str)]
-TargetColumns = Annotated[Union[str, list[str]], PlainValidator(_target, json_schema_input_type=Union[str, list[str]])]
-FeatureColumns = Annotated[Union[str, list[str]],
-                           PlainValidator(_features, json_schema_input_type=Union[Literal["all"], list[str]])]
-CategoricalColumns = Annotated[Union[str, list[str]],
-                               PlainValidator(_categorical, json_schema_input_type=Union[Literal["auto"], list[str]])]
+TargetColumns = Annotated[str | list[str], PlainValidator(_target, json_schema_input_type=str | list[str])]
+FeatureColumns = Annotated[str | list[str],
+                           PlainValidator(_features, json_schema_input_type=Literal["all"] | list[str])]
+CategoricalColumns = Annotated[str | list[str],
+                               PlainValidator(_categorical, json_schema_input_type=Literal["auto"] | list[str])]
 
 _FOUND = registries()
 if TYPE_CHECKING:  # the unions are built from the registries at import; checkers see their common shape
@@ -212,7 +212,7 @@ class DataConfig(Section):
     """A category unseen in training: error, or ignore (all-zero one-hot / unknown embedding row)."""
     min_frequency: PositiveInt = 1
     """Categories seen in fewer training rows share one "infrequent" column."""
-    weight: Annotated[Optional[str], PlainValidator(_weight_column, json_schema_input_type=Optional[str])] = None
+    weight: Annotated[str | None, PlainValidator(_weight_column, json_schema_input_type=str | None)] = None
     """A column of non-negative per-row sample weights (not a feature); null: every row weighs 1."""
     target_scale: Literal["auto", "standard", "none"] = "auto"
     """Standardize regression targets for training (auto: standard for regression, none for classification)."""
@@ -249,19 +249,19 @@ class Training(Section):
     """Rows per batch."""
     shuffle: Bool = True
     """Shuffle the rows every epoch (false: batches in file order)."""
-    early_stopping: Annotated[Optional[EarlyStopping], BeforeValidator(_switch)] = None
+    early_stopping: Annotated[EarlyStopping | None, BeforeValidator(_switch)] = None
     """Null (off), true (the defaults) or its settings."""
-    clip_norm: Optional[PositiveFloat] = None
+    clip_norm: PositiveFloat | None = None
     """Clip the global gradient norm to this value; null: no clipping."""
-    class_weight: Annotated[Union[str, dict[str, float], None], PlainValidator(
-        _class_weight, json_schema_input_type=Union[Literal["balanced"], dict[str, NonNegativeFloat], None])] = None
+    class_weight: Annotated[str | dict[str, float] | None, PlainValidator(
+        _class_weight, json_schema_input_type=Literal["balanced"] | dict[str, NonNegativeFloat] | None)] = None
     """null, balanced (rows / (classes * rows of the class)), or a weight per class label."""
 
 
 class RawConfig(Section):
     """The top level as written; layers, loss, metrics, optimizer and schedule are resolved afterwards."""
 
-    name: Optional[RunName] = None
+    name: RunName | None = None
     """The run name; default: the config file's stem."""
     seed: NonNegativeInt = 0
     """One seed drives init, shuffling, dropout and the validation split."""
@@ -269,7 +269,7 @@ class RawConfig(Section):
     """The floating-point type of the network."""
     task: Literal["auto", "classification", "regression"] = "auto"
     """Auto: from the loss."""
-    data: Annotated[Optional[DataConfig], BeforeValidator(_mapping_if_null)] = None
+    data: Annotated[DataConfig | None, BeforeValidator(_mapping_if_null)] = None
     """Where the data is and how to read it (required to train from files; fit_arrays takes arrays instead)."""
     layers: Any
     loss: Any = None
@@ -289,7 +289,7 @@ class Config(Section):
     seed: NonNegativeInt = 0
     dtype: Literal["float32", "float64"] = "float32"
     task: Literal["classification", "regression"]
-    data: Optional[DataConfig] = None  # required to train from files (build.load_data), not by fit_arrays
+    data: DataConfig | None = None  # required to train from files (build.load_data), not by fit_arrays
     layers: list[LayerConfig]
     loss: LossConfig
     metrics: list[str]
@@ -298,7 +298,7 @@ class Config(Section):
     regularization: Regularization = Regularization()
     training: Training = Training()
 
-    _source: Optional[str] = PrivateAttr(None)
+    _source: str | None = PrivateAttr(None)
     _locations: Any = PrivateAttr(None)  # nncli.config.locations.Locations of the text it was read from
 
     def __eq__(self, other: object) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Union
 
 import pydantic
 from pydantic import ConfigDict, Field
@@ -69,9 +69,9 @@ class LayerSpec(Spec):
 class WrittenLayerSpec(Spec):
     """A layer as a config writes it: `name` defaults to `<type>_<index>`, `inputs` to the previous layer."""
 
-    name: Optional[str] = Field(None, description="the layer's name, which later layers' `inputs` refer to "
+    name: str | None = Field(None, description="the layer's name, which later layers' `inputs` refer to "
                                                   "(default: <type>_<index>)")
-    inputs: Union[str, list[str], None] = Field(None, description="names of earlier layers, or `input` for the "
+    inputs: str | list[str] | None = Field(None, description="names of earlier layers, or `input` for the "
                                                                   "data (default: the previous layer)")
 
 

@@ -210,8 +210,8 @@ class _Builder:
                 items = []
                 for index, child in enumerate(node.value):
                     mark = _mark(child)
-                    self.marks[path + (index,)] = (mark, mark)
-                    items.append(self.build(child, path + (index,)))
+                    self.marks[(*path, index)] = (mark, mark)
+                    items.append(self.build(child, (*path, index)))
                 return items
             self.check_tag(node, _TAG + "map", path)
             return self.mapping(cast(yaml.MappingNode, node), path)
@@ -244,11 +244,11 @@ class _Builder:
                 raise self.fail(key_node, "a key must be a plain name, not a list or mapping", path)
             key = self.scalar(key_node, path)
             if key in result:
-                first = self.marks[path + (key,)][0].line
+                first = self.marks[(*path, key)][0].line
                 raise self.fail(key_node, f"duplicate key {show(key)}: given on line {first} and line "
-                                          f"{_mark(key_node).line}", path + (key,))
-            self.marks[path + (key,)] = (_mark(key_node), _mark(value_node))
-            result[key] = self.build(value_node, path + (key,))
+                                          f"{_mark(key_node).line}", (*path, key))
+            self.marks[(*path, key)] = (_mark(key_node), _mark(value_node))
+            result[key] = self.build(value_node, (*path, key))
         for merge_node in merges:
             sources = merge_node.value if isinstance(merge_node, yaml.SequenceNode) else [merge_node]
             for source in sources:

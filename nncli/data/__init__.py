@@ -175,9 +175,9 @@ def _take_rows(columns: dict[str, Any], index: pd.Index, parts: list[np.ndarray]
     taken: list[dict[str, Any]] = [{} for _ in parts]
     for name in list(columns):
         values = columns.pop(name)
-        for part, rows in zip(taken, parts):
+        for part, rows in zip(taken, parts, strict=False):
             part[name] = values[rows] if isinstance(values, np.ndarray) else values.take(rows)
-    return [pd.DataFrame(part, index=index[rows], copy=False) for part, rows in zip(taken, parts)]
+    return [pd.DataFrame(part, index=index[rows], copy=False) for part, rows in zip(taken, parts, strict=False)]
 
 
 def _cache_key(data: Any, dtype: np.dtype, rng: np.random.Generator, task: str, encoding: str,

@@ -11,13 +11,15 @@ parses the whole file instead, which also reports the errors.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import io
 import os
 import warnings
+from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Collection, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -71,7 +73,8 @@ def parse_blocks(path: Path, sep: str, head: bytes, numbers: np.dtype, exact: Co
         return None
     finally:
         _trim_heap()
-    return pd.DataFrame(dict(zip(names, columns)), index=pd.RangeIndex(table.rows), columns=names, copy=False)
+    return pd.DataFrame(dict(zip(names, columns, strict=True)), index=pd.RangeIndex(table.rows), columns=names,
+                        copy=False)
 
 
 class _Reading(NamedTuple):
@@ -148,10 +151,8 @@ class _Table:
 
 def _trim_heap() -> None:
     """Hand freed heap pages back to the OS: glibc keeps the parser threads' buffers (a third of the table)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError, TypeError):  # not glibc: nothing to do
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError, TypeError):
-        pass  # not glibc: nothing to do
 
 
 def _header(line: bytes, sep: str) -> pd.Index:
@@ -236,7 +237,7 @@ def _parse_block(block: bytes, reading: _Reading) -> _Block:
     # mixed cells: the whole-file parser decides what they become (pandas dtypes compare equal to object)
     if any(dtype == object for dtype in dtypes):  # noqa: E721
         raise _Unsupported("a column of mixed cells")
-    cast = tuple(position for position, (name, dtype) in enumerate(zip(names, dtypes))
+    cast = tuple(position for position, (name, dtype) in enumerate(zip(names, dtypes, strict=False))
                  if isinstance(dtype, np.dtype) and dtype.kind in "if" and name not in exact)
     kept, others = set(cast), {}
     values = np.empty((len(cast), rows), dtype=numbers)

@@ -19,6 +19,7 @@ cannot be written means no cache, silently. Reading maps the file (copy-on-write
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import mmap
@@ -158,17 +159,15 @@ def _write(target: Path, header: bytes, entries: list, arrays: list[np.ndarray],
         with os.fdopen(handle, "wb") as out:
             start = _aligned(_PREFIX + len(header))
             out.write(_MAGIC + struct.pack("<Q", len(header)) + header + bytes(start - _PREFIX - len(header)))
-            for (_, _, _, position, _), array in zip(entries, arrays):
+            for (_, _, _, position, _), array in zip(entries, arrays, strict=False):
                 out.seek(start + position)
                 out.write(_raw(array))
             out.truncate(start + size)
         os.replace(temporary, target)
-    except Exception:  # noqa: BLE001  # a cache that cannot be written is no cache, never an error
+    except Exception:  # a cache that cannot be written is no cache, never an error
         if temporary is not None:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temporary)
-            except OSError:
-                pass
 
 
 def _make_folder(folder: Path) -> None:

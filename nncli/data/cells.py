@@ -7,8 +7,8 @@ the slow per-value work runs on the distinct values only, never per row.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Collection
 
 import numpy as np
 import pandas as pd

@@ -10,8 +10,8 @@ infrequent and the unknown share a slot, as an embedding's row 0 does), else to 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -11,8 +11,10 @@ Class labels keep the text the training CSV wrote them in (`6.0`), and compare b
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -111,7 +113,7 @@ class Preprocessor:
         self.input_width = len(self.input_names)
         self._numeric_columns = [
             (name, slot, float(self.offset[position]), float(self.divisor[position]))
-            for slot, name in zip(numeric_positions, self._numeric)
+            for slot, name in zip(numeric_positions, self._numeric, strict=False)
             for position in [self.feature_names.index(name)]]
 
     def feature_slices(self) -> dict[str, slice]:
@@ -281,7 +283,7 @@ class Preprocessor:
         for start in range(first, last, _BLOCK_ROWS):
             stop = min(last, start + _BLOCK_ROWS)
             buffer = scaled[:stop - start]
-            for values, (_, slot, offset, divisor) in zip(columns, self._numeric_columns):
+            for values, (_, slot, offset, divisor) in zip(columns, self._numeric_columns, strict=False):
                 part = values[start:stop]
                 if part.dtype.itemsize > dtype.itemsize:  # round to the network's dtype first
                     part = rounded[:stop - start]
@@ -367,7 +369,7 @@ class Preprocessor:
         missing_target, unknown_category and min_frequency get those settings' defaults."""
         names = [str(name) for name in arrays["feature_names"]]
         is_categorical = np.asarray(arrays["categorical"], dtype=bool)
-        categorical = [name for name, flag in zip(names, is_categorical) if flag]
+        categorical = [name for name, flag in zip(names, is_categorical, strict=False) if flag]
         categories = {name: [str(value) for value in arrays[f"categories.{name}"]] for name in categorical}
         infrequent = {name: [str(value) for value in arrays.get(f"infrequent.{name}", [])] for name in categorical}
         return cls(feature_names=names, categories=categories, infrequent=infrequent,
@@ -386,7 +388,7 @@ def _row_ranges(rows: int, parts: int) -> list[tuple[int, int]]:
     """`parts` ranges of whole row blocks covering 0..rows (fewer when there are fewer blocks)."""
     blocks = max(1, -(-rows // _BLOCK_ROWS))
     bounds = [min(rows, (blocks * part // parts) * _BLOCK_ROWS) for part in range(parts + 1)]
-    return [(first, last) for first, last in zip(bounds, bounds[1:]) if last > first] or [(0, rows)]
+    return [(first, last) for first, last in itertools.pairwise(bounds) if last > first] or [(0, rows)]
 
 
 def _floats(column: pd.Series) -> np.ndarray:

@@ -23,8 +23,9 @@ import os
 import re
 import stat
 import warnings
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Collection, Iterator, Sequence
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -293,7 +294,7 @@ def _check_header(header: list[str], name: str) -> None:
         seen.setdefault(column, number)
 
 
-def _parse(source: Source, sep: str, name: str, header: list[str], options: Options = Options()) -> pd.DataFrame:
+def _parse(source: Source, sep: str, name: str, header: list[str], options: Options) -> pd.DataFrame:
     try:
         with warnings.catch_warnings():
             # With index_col=False pandas only warns about a first data row longer than the header.

@@ -15,8 +15,9 @@ import io
 import lzma
 import sys
 import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 import pandas as pd
 
@@ -185,7 +186,7 @@ def read_parquet(path: Path, name: str, limit: int) -> pd.DataFrame:
         raise DataError("file not found", file=name) from None
     except IsADirectoryError:
         raise DataError("is a directory, not a Parquet file", file=name) from None
-    except Exception as error:  # noqa: BLE001  # pyarrow's errors (ArrowInvalid, OSError) all mean an unreadable file
+    except Exception as error:  # pyarrow's errors (ArrowInvalid, OSError) all mean an unreadable file
         detail = " ".join(str(error).split()) or type(error).__name__
         raise DataError(f"cannot read the file as Parquet ({detail})", file=name) from None
     return _plain_frame(frame, name)

@@ -104,7 +104,7 @@ class Model:
             layer, grad = self.layers[index], grads[index]
             if grad is None:
                 continue
-            for j, input_grad in zip(self.inputs[index], layer.backward(grad)):
+            for j, input_grad in zip(self.inputs[index], layer.backward(grad), strict=False):
                 if j < 0:
                     continue
                 if grads[j] is None:

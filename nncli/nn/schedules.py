@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 
@@ -159,10 +160,7 @@ class Plateau(Schedule):
         maximize = self._maximize(key)
         if math.isnan(self.best):  # the first epoch: anything but nan improves on it
             self.best = -math.inf if maximize else math.inf
-        if maximize:
-            improved = value > self.best * (1 + self.threshold)
-        else:
-            improved = value < self.best * (1 - self.threshold)
+        improved = value > self.best * (1 + self.threshold) if maximize else value < self.best * (1 - self.threshold)
         if improved:
             self.best = value
             self.wait = 0

@@ -53,7 +53,7 @@ def planned_trials(spec: SweepSpec) -> list[dict[str, Any]] | None:
     """Every trial's values, in order, for grid and random; None for tpe (asked one at a time)."""
     if spec.method == "grid":
         grids = [dimension.grid_values() for dimension in spec.space]
-        return [{dimension.path: _plain(value) for dimension, value in zip(spec.space, combination)}
+        return [{dimension.path: _plain(value) for dimension, value in zip(spec.space, combination, strict=False)}
                 for combination in itertools.product(*grids)]
     if spec.method == "random":
         rng = np.random.default_rng(spec.seed)

@@ -162,9 +162,8 @@ def _check_path(path: str, resolved: dict[str, Any], where: Locations, location:
     node: Any = resolved
     walked: list[str] = []
     for part in parse_path(path):
-        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        elif isinstance(node, dict) and part in node:
+        if (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)) or (
+                isinstance(node, dict) and part in node):
             node = node[part]
         else:
             where_text = ".".join(walked) or "the config"

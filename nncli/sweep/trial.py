@@ -36,7 +36,7 @@ def run_trial(config_path: str, trial: int, values: dict[str, Any], trial_dir: s
         record.update(outcome)
     except NncliError as error:  # a value the config refuses: recorded, the sweep goes on
         record["error"] = str(error)
-    except Exception as error:  # noqa: BLE001  # anything else fails this trial only
+    except Exception as error:  # anything else fails this trial only
         record["error"] = " ".join(f"{type(error).__name__}: {error}".split())
     record["seconds"] = time.perf_counter() - started
     return record

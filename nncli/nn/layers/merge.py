@@ -19,7 +19,7 @@ class Concat(Layer):
 
     def _build(self, input_widths: list[int], rng: np.random.Generator) -> int:
         stops = np.cumsum(input_widths).tolist()
-        self.columns = [slice(stop - width, stop) for stop, width in zip(stops, input_widths)]
+        self.columns = [slice(stop - width, stop) for stop, width in zip(stops, input_widths, strict=False)]
         return int(stops[-1])
 
     def forward(self, inputs: list[np.ndarray], training: bool) -> np.ndarray:

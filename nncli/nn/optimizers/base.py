@@ -91,7 +91,7 @@ class Optimizer(Configurable):
                             for name in self.state_names()} for param in params]
         elif len(self._state) != len(params) or any(
                 array.shape != param.shape or array.dtype != param.dtype
-                for state, param in zip(self._state, params) for array in state.values()):
+                for state, param in zip(self._state, params, strict=False) for array in state.values()):
             raise StateError(f"{self.name} optimizer state does not match the model's parameters")
         # the flags may change after the first step (sgd's first step copies the gradient into the momentum
         # buffer): the passes of the next two steps are planned now, so that later steps allocate nothing

@@ -29,15 +29,9 @@ def sgd(param: Array, grad: Array, momentum_buffer: Array, decays: bool, keeps_m
         if decays:
             g = g + p * weight_decay
         if keeps_momentum:
-            if first_step:
-                b = g
-            else:
-                b = momentum_buffer[i] * momentum + g * damping
+            b = g if first_step else momentum_buffer[i] * momentum + g * damping
             momentum_buffer[i] = b
-            if nesterov:
-                g = g + b * momentum
-            else:
-                g = b
+            g = g + b * momentum if nesterov else b
         param[i] = p - g * lr
 
 
@@ -80,10 +74,7 @@ def rmsprop(param: Array, grad: Array, square_avg: Array, grad_avg: Array, momen
         square_avg[i] = sq
         if centered:
             a = grad_avg[i]
-            if lerp_small:
-                a = a + (g - a) * lerp_weight
-            else:
-                a = g - (g - a) * lerp_weight
+            a = a + (g - a) * lerp_weight if lerp_small else g - (g - a) * lerp_weight
             grad_avg[i] = a
             avg = np.sqrt(-a * a + sq) + eps
         else:
