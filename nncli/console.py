@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 from rich.console import Console
-from rich.table import Table
 
-from nncli.data.checks import SKIP_REASONS
 from nncli.display import TrainingDisplay, choose_mode, epoch_columns, run_summary
+from nncli.tables import data_summary
 
 
 class _Console(Console):
@@ -102,39 +101,6 @@ def show_warnings(lines: list[str]) -> None:
     """Each line as `warning: ...` on standard error."""
     for line in lines:
         print(f"warning: {line}", file=sys.stderr, flush=True)
-
-
-def skipped_by_split(rows_skipped: dict[str, dict[str, int]]) -> str | None:
-    """`12 with a missing target (train 9, valid 2, test 1)`, one part per reason; None when no row was skipped."""
-    parts = []
-    for reason, what in SKIP_REASONS.items():
-        counts = {part: skipped.get(reason, 0) for part, skipped in rows_skipped.items()}
-        total = sum(counts.values())
-        if total:
-            where = ", ".join(f"{part} {count}" for part, count in counts.items() if count)
-            parts.append(f"{total} {what} ({where})")
-    return "; ".join(parts) or None
-
-
-def data_summary(prepared: Any) -> Table:
-    """Rows per split, input width and classes of a prepared config."""
-    config, datasets = prepared.config, prepared.datasets
-    preprocessor = datasets.preprocessor
-    table = Table.grid(padding=(0, 2))
-    table.add_row("config", f"{config.name} ({config.task}, {config.dtype})")
-    parts = [f"train {datasets.train.features.shape[0]}"]
-    parts += [f"{name} {split.features.shape[0]}" for name, split in
-              (("valid", datasets.valid), ("test", datasets.test)) if split is not None]
-    table.add_row("rows", ", ".join(parts))
-    skipped = skipped_by_split(getattr(datasets, "rows_skipped", {}))
-    if skipped is not None:
-        table.add_row("skipped", skipped)
-    table.add_row("inputs", f"{len(preprocessor.feature_names)} columns -> {preprocessor.input_width} features")
-    if preprocessor.classes:
-        table.add_row("classes", ", ".join(str(label) for label in preprocessor.classes))
-    else:
-        table.add_row("targets", ", ".join(preprocessor.target_names))
-    return table
 
 
 class TrainingSession:

@@ -1,11 +1,12 @@
-"""Rich tables for the commands that describe rather than train: `nncli list` and `nncli inspect`.
+"""Rich tables that describe rather than train: `nncli list`, `nncli inspect`, and the data summary of `check`
+and `train`.
 
 Pure functions from data to tables; the commands print them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import RenderableType
 from rich.markup import escape
@@ -86,3 +87,38 @@ def _target_renderables(target: TargetProfile) -> list[RenderableType]:
     if target.missing:
         heading += f"; {target.missing} rows without a target"
     return [heading, table]
+
+
+def skipped_by_split(rows_skipped: dict[str, dict[str, int]]) -> str | None:
+    """`12 with a missing target (train 9, valid 2, test 1)`, one part per reason; None when no row was skipped."""
+    from nncli.data.checks import SKIP_REASONS  # here: `nncli list` prints tables without importing pandas
+
+    parts = []
+    for reason, what in SKIP_REASONS.items():
+        counts = {part: skipped.get(reason, 0) for part, skipped in rows_skipped.items()}
+        total = sum(counts.values())
+        if total:
+            where = ", ".join(f"{part} {count}" for part, count in counts.items() if count)
+            parts.append(f"{total} {what} ({where})")
+    return "; ".join(parts) or None
+
+
+def data_summary(prepared: Any) -> Table:
+    """Rows per split, input width and classes of a prepared config."""
+    config, datasets = prepared.config, prepared.datasets
+    preprocessor = datasets.preprocessor
+    table = Table.grid(padding=(0, 2))
+    table.add_row("config", f"{config.name} ({config.task}, {config.dtype})")
+    parts = [f"train {datasets.train.features.shape[0]}"]
+    parts += [f"{name} {split.features.shape[0]}" for name, split in
+              (("valid", datasets.valid), ("test", datasets.test)) if split is not None]
+    table.add_row("rows", ", ".join(parts))
+    skipped = skipped_by_split(getattr(datasets, "rows_skipped", {}))
+    if skipped is not None:
+        table.add_row("skipped", skipped)
+    table.add_row("inputs", f"{len(preprocessor.feature_names)} columns -> {preprocessor.input_width} features")
+    if preprocessor.classes:
+        table.add_row("classes", ", ".join(str(label) for label in preprocessor.classes))
+    else:
+        table.add_row("targets", ", ".join(preprocessor.target_names))
+    return table
