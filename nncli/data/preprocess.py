@@ -26,7 +26,6 @@ from nncli.data.checks import (
     Factors,
     PreparedRows,
     as_labels,
-    as_numbers,
     handle_missing,
     nothing_left,
     read_cells,
@@ -238,8 +237,8 @@ class Preprocessor:
                 codes, warning = slot_codes(as_labels(cell), slots, self.unknown_category, name, index, source)
                 columns[name] = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(slots.width))
                 warnings += [warning] if warning is not None else []
-            elif self.missing == "impute" and np.isnan(numbers := as_numbers(cell)).any():
-                columns[name] = np.where(np.isnan(numbers), self.impute_values[position], numbers)
+            elif self.missing == "impute" and isinstance(cell, np.ndarray) and np.isnan(cell).any():
+                columns[name] = np.where(np.isnan(cell), self.impute_values[position], cell)
             else:
                 columns[name] = cell
         for name in self.target_names if with_targets else []:
