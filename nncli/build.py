@@ -143,6 +143,8 @@ def load_data(config: Config, rng: np.random.Generator, rows: FoldRows | None = 
 
 def column_field(config: Config, column: str) -> str | None:
     """The config entry that names `column` (`data.target`, `data.features[2]`), if one does."""
+    if config.data is None:
+        return None
     if column == config.data.weight:
         return "data.weight"
     for key in ("target", "features"):
@@ -166,6 +168,6 @@ def prepare(config: Config, rows: FoldRows | None = None) -> Prepared:
     check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
     model = build_model(config.layer_specs(), datasets.preprocessor.input_width, config.dtype, rng)
     check_output_width(config, model, datasets.preprocessor)
-    if config.data.target_scale == "standard":
+    if config.data is not None and config.data.target_scale == "standard":  # never None here: load_data requires it
         model.target_scale = TargetScale.fit(datasets.train.targets, config.dtype)
     return Prepared(config, rng, datasets, model)

@@ -247,8 +247,8 @@ def _curve_rows(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(name, sparkline with first and last value) for loss and val_loss over the epochs."""
     rows = []
     for name in ("loss", "val_loss"):
-        values = [record.get(name) for record in history]
-        if len(values) >= 2 and all(value is not None for value in values):
+        values = [record[name] for record in history if record.get(name) is not None]
+        if len(history) >= 2 and len(values) == len(history):
             rows.append((name, f"{sparkline(values)}  {format_value(name, values[0])} → "
                                f"{format_value(name, values[-1])}"))
     return rows

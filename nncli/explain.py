@@ -31,7 +31,7 @@ def permutation_importance(trained: TrainedModel, split: Split, repeats: int = 5
     baseline = float(metric(split.targets, trained.predict_arrays(split.features)))
     features = np.array(split.features, copy=True)  # permuted in place, one column's block at a time
     rng = np.random.default_rng(seed)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, block in trained.preprocessor.feature_slices().items():
         original = features[:, block].copy()
         drops = []

@@ -20,7 +20,7 @@ import numpy as np
 from nncli.data.encoding import Slots
 from nncli.errors import NncliError
 from nncli.modelfile import TrainedModel
-from nncli.nn.activations import Activation
+from nncli.nn.activations import ELU, GELU, Activation, LeakyReLU, Softplus
 
 OPSET = 17
 ML_OPSET = 3
@@ -118,7 +118,7 @@ def _onehot(graph: _Graph, prep: Any, name: str) -> str:
     slots = Slots(prep.categories[name], prep.infrequent[name], prep.missing == "impute")
     keys = list(slots.categories)
     values = list(range(len(keys)))
-    if slots.infrequent:
+    if slots.infrequent_slot is not None:  # there are infrequent categories
         keys += list(slots.infrequent)
         values += [slots.infrequent_slot] * len(slots.infrequent)
     keys, values = _with_spellings(keys, values)
@@ -191,15 +191,15 @@ def _activation(graph: _Graph, activation: Activation, z: str) -> str:
         return graph.op(simple[name], [z])
     if name == "softmax":
         return graph.op("Softmax", [z], axis=1)
-    if name == "leaky_relu":
+    if isinstance(activation, LeakyReLU):
         return graph.op("LeakyRelu", [z], alpha=float(activation.negative_slope))
-    if name == "elu":
+    if isinstance(activation, ELU):
         return graph.op("Elu", [z], alpha=float(activation.alpha))
     if name == "silu":
         return graph.op("Mul", [z, graph.op("Sigmoid", [z])])
-    if name == "gelu":
+    if isinstance(activation, GELU):
         return _gelu(graph, activation.approximate, z)
-    if name == "softplus":
+    if isinstance(activation, Softplus):
         scaled = graph.op("Mul", [z, graph.f32(activation.beta)])
         soft = graph.op("Div", [graph.op("Softplus", [scaled]), graph.f32(activation.beta)])
         return graph.op("Where", [graph.op("Greater", [scaled, graph.f32(activation.threshold)]), z, soft])

@@ -123,7 +123,7 @@ def _draw_run(axis: Any, view: RunView, name: str, colour: str) -> None:
     history = view.history
     epochs = history["epoch"].to_numpy() + 1
     best = view.summary.get("best_epoch")
-    at = np.flatnonzero(history["epoch"].to_numpy() == best) if best is not None else []
+    at: np.ndarray | list[int] = np.flatnonzero(history["epoch"].to_numpy() == best) if best is not None else []
     for column, style in ((name, "-"), (f"val_{name}", "--")):
         if column not in history.columns or history[column].isna().all():
             continue

@@ -12,7 +12,7 @@ import pydantic
 
 from nncli.errors import ConfigError
 
-T = TypeVar("T")
+T = TypeVar("T", bound="Configurable")  # register() sets the class's Configurable.name
 
 
 def closest(name: str, valid: list[str]) -> str | None:
@@ -43,7 +43,7 @@ class Registry(Generic[T]):
         def decorate(cls: type[T]) -> type[T]:
             if name in self._classes:
                 raise ValueError(f"{self.family} {name!r} registered twice")
-            cls.name = name  # type: ignore[attr-defined]
+            cls.name = name
             self._classes[name] = cls
             return cls
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def _read(path: Path, reader: Any) -> Any:
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     """A nested config as {dotted path: value}, list items by index (`layers.0.units`), as `--set` takes them."""
     if isinstance(value, dict):
-        items = value.items()
+        items: Iterable[tuple[Any, Any]] = value.items()
     elif isinstance(value, list) and value and any(isinstance(item, (dict, list)) for item in value):
         items = ((str(index), item) for index, item in enumerate(value))
     else:

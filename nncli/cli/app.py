@@ -19,7 +19,7 @@ from nncli import __version__
 class PlainUsageCommand(TyperCommand):
     """A command whose usage line shows required arguments bare (`CONFIG.yaml`), not typer's `{CONFIG.yaml}`."""
 
-    def collect_usage_pieces(self, ctx: typer.Context) -> list[str]:
+    def collect_usage_pieces(self, ctx: typer._click.Context) -> list[str]:  # typer's click, not re-exported
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             if isinstance(param, TyperArgument):
@@ -33,7 +33,7 @@ class PlainUsageCommand(TyperCommand):
 class NncliTyper(typer.Typer):
     """The app: every command gets the plain usage line unless it asks for another class."""
 
-    def command(self, *args, cls: type[TyperCommand] | None = PlainUsageCommand, **kwargs):  # type: ignore[override]
+    def command(self, *args, cls: type[TyperCommand] | None = PlainUsageCommand, **kwargs):
         return super().command(*args, cls=cls, **kwargs)
 
 

@@ -45,7 +45,7 @@ def build_config(raw: dict, where: Locations, base_dir: Path, default_name: str)
     if plain is not None and task is not None and metrics is not None and schedule is not None:
         _cross_checks(plain, task, metrics, schedule, problems)
     problems.raise_first()
-    if plain is None or None in (layers, loss, task, metrics, optimizer, schedule):
+    if plain is None or task is None or None in (layers, loss, metrics, optimizer, schedule):
         raise where.error((), "invalid config")  # unreachable: whatever failed has reported why
     fields: dict[str, Any] = dict(name=plain.name or default_name, seed=plain.seed, dtype=plain.dtype, task=task,
                                   data=_resolve_data(plain.data, task), layers=layers, loss=loss, metrics=metrics,

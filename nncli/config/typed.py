@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, Union
 import pydantic
 from pydantic import ConfigDict, Field
 
-from nncli.registry import Registry, parameters_model
+from nncli.registry import Configurable, Registry, parameters_model
 
 LAYER_FIELDS = ("type", "name", "inputs")
 
@@ -75,10 +75,10 @@ class WrittenLayerSpec(Spec):
                                                                   "data (default: the previous layer)")
 
 
-def _section(cls: type, base: type[Spec]) -> type[Spec]:
+def _section(cls: type[Configurable], base: type[Spec]) -> type[Spec]:
     """`cls`'s section: `type` fixed to its registered name, then its constructor keywords."""
     parameters = parameters_model(cls)
-    fields: dict[str, Any] = {"type": (Literal[cls.name], Field(description=f"{cls.name}"))}  # type: ignore[attr-defined]
+    fields: dict[str, Any] = {"type": (Literal[cls.name], Field(description=f"{cls.name}"))}
     for key, info in parameters.model_fields.items():
         fields[key] = (info.annotation, info)
     doc = (cls.__doc__ or "").strip().splitlines()

@@ -216,12 +216,15 @@ def _load_cached(target: Path, key: dict[str, Any], rng: np.random.Generator) ->
             arrays[f"{part}.rows"] if f"{part}.rows" in arrays else np.arange(*meta["rows"][part], dtype=np.int64),
             arrays.get(f"{part}.weights"))
             for part in ("train", "valid", "test")}
+        train = parts["train"]
+        if train is None:  # every stored entry has its training part: this one is damaged
+            return None
         skipped, warnings = meta["rows_skipped"], [str(line) for line in meta["warnings"]]
         if meta["rng"] is not None:
             rng.bit_generator.state = meta["rng"]
     except (KeyError, ValueError, TypeError):
         return None
-    return Datasets(parts["train"], parts["valid"], parts["test"], preprocessor, skipped, warnings)
+    return Datasets(train, parts["valid"], parts["test"], preprocessor, skipped, warnings)
 
 
 def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np.random.Generator) -> None:
@@ -237,6 +240,7 @@ def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np
         if split.weights is not None:
             arrays[f"{part}.weights"] = split.weights
         labels = split.frame_rows
+        assert labels is not None, "the parts of load_datasets know their file rows"
         if len(labels) and np.array_equal(labels, np.arange(labels[0], labels[0] + len(labels))):
             rows[part] = [int(labels[0]), int(labels[0]) + len(labels)]
         else:
@@ -274,6 +278,7 @@ def _part(preprocessor: Preprocessor, prepared: PreparedRows, dtype: np.dtype, w
           source: str) -> _Part:
     split = _arrays(preprocessor, prepared.frame, dtype)
     if weight_column is not None:
+        assert split.frame_rows is not None, "_arrays gives the file rows"
         split = Split(split.features, split.targets, split.frame_rows,
                       sample_weights(weight_column, split.frame_rows, source, dtype))
     return _Part(split, prepared.skipped_counts, prepared.warnings)

@@ -161,7 +161,7 @@ def _write(target: Path, header: bytes, entries: list, arrays: list[np.ndarray],
             out.write(_MAGIC + struct.pack("<Q", len(header)) + header + bytes(start - _PREFIX - len(header)))
             for (_, _, _, position, _), array in zip(entries, arrays, strict=False):
                 out.seek(start + position)
-                out.write(_raw(array))
+                out.write(_raw(array).data)
             out.truncate(start + size)
         os.replace(temporary, target)
     except Exception:  # a cache that cannot be written is no cache, never an error

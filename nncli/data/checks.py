@@ -27,6 +27,20 @@ Cells = dict[str, "np.ndarray | Factor"]  # a numeric column as floats (NaN = mi
 Factors = dict[str, Factor]  # columns already factorised, by name
 
 
+def as_labels(cell: np.ndarray | Factor) -> Factor:
+    """A label column's cells: `read_cells` factorises each column it reads as labels."""
+    if not isinstance(cell, Factor):
+        raise TypeError("a label column was read as numbers")
+    return cell
+
+
+def as_numbers(cell: np.ndarray | Factor) -> np.ndarray:
+    """A numeric column's cells: `read_cells` reads each column that is not labels as floats."""
+    if isinstance(cell, Factor):
+        raise TypeError("a numeric column was read as labels")
+    return cell
+
+
 class MissingColumn(DataError):
     """A column the config or the model names is not in the table."""
 

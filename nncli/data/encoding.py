@@ -145,6 +145,6 @@ def check_classes(written: np.ndarray, name: str, encoding: str, source: str) ->
                         "exactly 2: use categorical_crossentropy with a softmax output", file=source)
 
 
-def text_array(values: Sequence[str]) -> np.ndarray:
+def text_array(values: Sequence[str] | np.ndarray) -> np.ndarray:
     """Texts as a numpy text array (for model.npz), empty ones included."""
     return np.array([str(value) for value in values], dtype=str) if len(values) else np.array([], dtype="<U1")

@@ -25,6 +25,7 @@ from nncli.data.checks import (
     Cells,
     Factors,
     PreparedRows,
+    as_labels,
     handle_missing,
     nothing_left,
     read_cells,
@@ -68,7 +69,7 @@ class Preprocessor:
 
     def __init__(self, *, feature_names: Sequence[str], categories: Mapping[str, Sequence[str]],
                  impute_values: np.ndarray, offset: np.ndarray, divisor: np.ndarray, target_names: Sequence[str],
-                 class_text: Sequence[str], classes_numeric: bool, task: str, target_encoding: str,
+                 class_text: Sequence[str] | np.ndarray, classes_numeric: bool, task: str, target_encoding: str,
                  missing: str, scale: str, dtype: np.dtype | str = "float64",
                  infrequent: Mapping[str, Sequence[str]] | None = None, na_values: Sequence[str] = (),
                  missing_target: str = "drop", unknown_category: str = "error"):
@@ -138,7 +139,7 @@ class Preprocessor:
     @classmethod
     def fit_rows(cls, frame: pd.DataFrame, *, target: str | list[str], features: str | list[str],
                  categorical: str | list[str], scale: str, missing: str, task: str, target_encoding: str,
-                 source: str, rows: np.ndarray | None = None, dtype: np.dtype | str = np.float64,
+                 source: str, rows: np.ndarray | None = None, dtype: np.dtype | str = "float64",
                  na_values: Sequence[str] = (), missing_target: str = "drop", unknown_category: str = "error",
                  min_frequency: int = 1, exclude: Sequence[str] = ()) -> tuple[Preprocessor, PreparedRows]:
         """Fit on the training frame (or its `rows`), and prepare it: the settings are the `data.` config keys.
@@ -167,12 +168,12 @@ class Preprocessor:
                                                missing_target)
         if not len(index):
             raise DataError(nothing_left(skipped), file=source)
-        vocabularies = {name: vocabulary(cells[name], name, source) for name in categorical_names}
+        vocabularies = {name: vocabulary(as_labels(cells[name]), name, source) for name in categorical_names}
         split = {name: split_frequent(vocab, min_frequency) for name, vocab in vocabularies.items()}
         impute, offset, divisor = feature_statistics(cells, feature_names, split, scale, source, np.dtype(dtype))
         class_text, classes_numeric = np.array([], dtype=str), False
         if task == "classification":
-            classes = vocabulary(cells[targets[0]], targets[0], source)
+            classes = vocabulary(as_labels(cells[targets[0]]), targets[0], source)
             class_text, classes_numeric = classes.written, classes.numeric
             check_classes(class_text, targets[0], target_encoding, source)
         fitted = cls(feature_names=feature_names, categories={name: pair[0] for name, pair in split.items()},
@@ -233,17 +234,17 @@ class Preprocessor:
             cell = cells[name]
             if name in self.categories:
                 slots = self._slots[name]
-                codes, warning = slot_codes(cell, slots, self.unknown_category, name, index, source)
+                codes, warning = slot_codes(as_labels(cell), slots, self.unknown_category, name, index, source)
                 columns[name] = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(slots.width))
                 warnings += [warning] if warning is not None else []
-            elif self.missing == "impute" and np.isnan(cell).any():
+            elif self.missing == "impute" and isinstance(cell, np.ndarray) and np.isnan(cell).any():
                 columns[name] = np.where(np.isnan(cell), self.impute_values[position], cell)
             else:
                 columns[name] = cell
         for name in self.target_names if with_targets else []:
             cell = cells[name]
             if self.task == "classification":
-                codes = class_codes(cell, self._class_keys, self.class_text, name, index, source)
+                codes = class_codes(as_labels(cell), self._class_keys, self.class_text, name, index, source)
                 columns[name] = pd.Categorical.from_codes(codes, categories=pd.Index(list(self.class_text),
                                                                                      dtype=object))
             else:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from nncli.data.checks import Cells
+from nncli.data.checks import Cells, as_numbers
 from nncli.errors import DataError
 
 
@@ -21,7 +21,7 @@ def feature_statistics(cells: Cells, feature_names: list[str], categories: Mappi
     for position, name in enumerate(feature_names):
         if name in categories:
             continue
-        values = cells[name].astype(dtype, copy=False).astype(np.float64, copy=False)
+        values = as_numbers(cells[name]).astype(dtype, copy=False).astype(np.float64, copy=False)
         total = values.sum()
         if np.isnan(total):  # a cell is missing (infinite ones were refused)
             missing = np.isnan(values)

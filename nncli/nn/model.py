@@ -90,9 +90,9 @@ class Model:
 
         The array may be a reused buffer: copy it to keep it past the next call.
         """
-        outputs: list[np.ndarray | None] = [None] * len(self.layers)
+        outputs: list[np.ndarray] = []  # a layer's inputs come before it
         for index, layer in enumerate(self.layers):
-            outputs[index] = layer.forward([x if j < 0 else outputs[j] for j in self.inputs[index]], training)
+            outputs.append(layer.forward([x if j < 0 else outputs[j] for j in self.inputs[index]], training))
         return outputs[-1]
 
     def backward(self, grad_logits: np.ndarray) -> None:
@@ -105,15 +105,16 @@ class Model:
             if grad is None:
                 continue
             for j, input_grad in zip(self.inputs[index], layer.backward(grad), strict=False):
-                if j < 0:
+                if j < 0 or input_grad is None:  # the data's gradient, which nobody needs
                     continue
-                if grads[j] is None:
+                earlier = grads[j]  # the gradient of output j from the layers after this one
+                if earlier is None:
                     grads[j] = input_grad
                 elif j in summed:
                     grads[j] += input_grad
                 else:
                     # never in place on the first gradient: it may be another layer's buffer (or this one)
-                    grads[j] = np.add(grads[j], input_grad, out=self.layers[j].buffer("grad_sum", input_grad.shape))
+                    grads[j] = np.add(earlier, input_grad, out=self.layers[j].buffer("grad_sum", input_grad.shape))
                     summed.add(j)
 
     def predict(self, x: np.ndarray, batch_size: int = EVALUATION_BATCH) -> np.ndarray:

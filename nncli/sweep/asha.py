@@ -41,7 +41,7 @@ class Asha:
     mode: str  # min | max
     max_epochs: int
 
-    def keep_going(self, trial: int, epoch: int, value: float) -> bool:
+    def keep_going(self, trial: int, epoch: int, value: float | None) -> bool:
         """Record `value` of `trial` at `epoch` (1-based) if it is a rung; False when the trial should stop."""
         if epoch not in milestones(self.max_epochs) or value is None:
             return True

@@ -98,9 +98,9 @@ class Board:
 
         def key(record: dict[str, Any]) -> tuple:
             value = record.get("metric")
-            finite = isinstance(value, (int, float)) and math.isfinite(value)
-            return (_RANK.get(record["status"], 2), 0 if finite else 1, sign * value if finite else 0,
-                    record["trial"])
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                return _RANK.get(record["status"], 2), 0, sign * value, record["trial"]
+            return _RANK.get(record["status"], 2), 1, 0, record["trial"]
         return sorted(self.records.values(), key=key)
 
     def best(self) -> dict[str, Any] | None:

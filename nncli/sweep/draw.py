@@ -42,11 +42,12 @@ def draw_value(dimension: Dimension, rng: np.random.Generator) -> Any:
     """One value of `dimension` drawn from `rng`."""
     if dimension.kind == "choice":
         return dimension.values[int(rng.integers(len(dimension.values)))]
+    low, high = dimension.bounds()
     if dimension.kind == "int":
-        return int(rng.integers(int(dimension.low), int(dimension.high) + 1))
+        return int(rng.integers(int(low), int(high) + 1))
     if dimension.kind == "uniform":
-        return float(rng.uniform(dimension.low, dimension.high))
-    return float(math.exp(rng.uniform(math.log(dimension.low), math.log(dimension.high))))
+        return float(rng.uniform(low, high))
+    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
 def planned_trials(spec: SweepSpec) -> list[dict[str, Any]] | None:
@@ -127,6 +128,7 @@ def _distribution(dimension: Dimension) -> Any:
 
     if dimension.kind == "choice":  # by index: optuna's choices must be plain scalars, a choice may be a list
         return CategoricalDistribution(list(range(len(dimension.values))))
+    low, high = dimension.bounds()
     if dimension.kind == "int":
-        return IntDistribution(int(dimension.low), int(dimension.high))
-    return FloatDistribution(float(dimension.low), float(dimension.high), log=dimension.kind == "loguniform")
+        return IntDistribution(int(low), int(high))
+    return FloatDistribution(float(low), float(high), log=dimension.kind == "loguniform")

@@ -20,7 +20,7 @@ def max_epochs(spec: SweepSpec) -> int:
     """The most epochs a trial may run (the ASHA rungs go up to it)."""
     for dimension in spec.space:
         if dimension.path == "training.epochs":
-            return int(max(dimension.values) if dimension.kind == "choice" else dimension.high)
+            return int(max(dimension.values) if dimension.kind == "choice" else dimension.bounds()[1])
     return spec.base.training.epochs
 
 
@@ -34,8 +34,9 @@ class TrialSource:
     def __init__(self, spec: SweepSpec, board: Board):
         self.spec, self.board = spec, board
         planned = planned_trials(spec)
-        self.tpe = None if planned is not None else TpeSampler(spec)
-        if self.tpe is not None:
+        self.tpe: TpeSampler | None = None
+        if planned is None:
+            self.tpe = TpeSampler(spec)
             for record in board.records.values():
                 if board.finished(record["trial"]):
                     self.tpe.replay(record["values"], record.get("metric") if record["status"] == "ok" else None)

@@ -43,8 +43,15 @@ class Dimension:
         if self.kind == "choice":
             return list(self.values)
         if self.kind == "int":
-            return list(range(int(self.low), int(self.high) + 1))
+            low, high = self.bounds()
+            return list(range(int(low), int(high) + 1))
         raise AssertionError("only choice and int dimensions have a grid")
+
+    def bounds(self) -> tuple[float, float]:
+        """A range's [low, high] (ints for an `int` range)."""
+        if self.low is None or self.high is None:
+            raise AssertionError("only range dimensions have bounds")
+        return self.low, self.high
 
     def to_json(self) -> dict[str, Any]:
         return {"choice": list(self.values)} if self.kind == "choice" else {self.kind: [self.low, self.high]}
@@ -132,7 +139,7 @@ def _check_settings(settings: dict[str, Any], where: Locations, base: Config) ->
 def metric_columns(config: Config) -> list[str]:
     """The metrics.csv columns a run of `config` writes that a sweep can rank by."""
     columns = ["loss", *config.metrics]
-    if config.data.valid is not None:
+    if config.data is not None and config.data.valid is not None:
         columns += ["val_loss", *(f"val_{name}" for name in config.metrics)]
     return columns
 
@@ -162,8 +169,9 @@ def _check_path(path: str, resolved: dict[str, Any], where: Locations, location:
     node: Any = resolved
     walked: list[str] = []
     for part in parse_path(path):
-        if (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)) or (
-                isinstance(node, dict) and part in node):
+        known = (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)) or (
+            isinstance(node, dict) and part in node)
+        if known:  # a flag, not one `if`: there the type checker would mix the list and the dict case
             node = node[part]
         else:
             where_text = ".".join(walked) or "the config"

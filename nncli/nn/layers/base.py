@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
 import numpy as np
 
 from nncli.nn.activations import Activation, get_activation
@@ -9,13 +12,14 @@ from nncli.nn.buffers import Buffers
 from nncli.registry import Configurable, Registry
 
 
-class Layer(Configurable):
+class Layer(Configurable, ABC):
     """A node of the model graph working on 2-D arrays (batch, features).
 
     `build` creates the parameters once the input widths are known. `forward` returns the output and keeps
     what `backward` needs; `backward(grad_output)` fills `grads` (same keys as `params`) and returns the
-    gradient for each input. Layers never update their own parameters: optimizers do. The arrays both return
-    are the layer's buffers (or views of what it was given): valid until the layer's next call.
+    gradient for each input (None for the data when `skip_input_grad` is set). Layers never update their own
+    parameters: optimizers do, through `params` and `grads`. The arrays both return are the layer's buffers (or
+    views of what it was given): valid until the layer's next call.
     """
 
     merge = False  # merge layers (concat, add) take several inputs
@@ -31,14 +35,17 @@ class Layer(Configurable):
         self._buffers = Buffers()
         return self._build(input_widths, rng)
 
+    @abstractmethod
     def _build(self, input_widths: list[int], rng: np.random.Generator) -> int:
         raise NotImplementedError
 
+    @abstractmethod
     def forward(self, inputs: list[np.ndarray], training: bool) -> np.ndarray:
         """The output for these inputs (in training mode or not), keeping what `backward` needs."""
         raise NotImplementedError
 
-    def backward(self, grad_output: np.ndarray) -> list[np.ndarray]:
+    @abstractmethod
+    def backward(self, grad_output: np.ndarray) -> Sequence[np.ndarray | None]:
         """Fill `grads` from d loss / d output; return d loss / d input for each input."""
         raise NotImplementedError
 

@@ -85,7 +85,7 @@ class Dense(Layer):
         self.output = z if self.is_linear else self.activation_fn.forward(z, out=self._a)
         return self.output
 
-    def backward(self, grad_output: np.ndarray) -> list[np.ndarray]:
+    def backward(self, grad_output: np.ndarray) -> list[np.ndarray | None]:
         """Gradients from d loss / d output, through the activation's derivative."""
         rows = grad_output.shape[0]
         if rows != self._backward_rows:
