@@ -93,7 +93,7 @@ class GuardedStdout(io.TextIOBase):
         return self._stream.fileno()
 
     @property
-    def encoding(self) -> str:  # type: ignore[override]
+    def encoding(self) -> str:  # type: ignore[override]  # typeshed has it writable; a real stream's is read-only
         return getattr(self._stream, "encoding", None) or "utf-8"
 
 
@@ -120,11 +120,7 @@ class TrainingSession:
         return session
 
     def stdout_closed(self) -> None:
-        """The one line on stderr that says why the output stopped and that the run goes on."""
-        where = "" if self.run_dir is None else f"; the run is saved in {self.run_dir}"
-        with contextlib.suppress(OSError):  # stderr is gone as well: nobody is left to tell
-            print(f"warning: standard output was closed, so nncli stopped printing; training goes on{where}",
-                  file=sys.stderr, flush=True)
+        say_stdout_closed(self.run_dir)
 
     def start(self, prepared: Any, run_dir: Path, first_epoch: int) -> None:
         from nncli.train import batches_per_epoch  # here: the module imports numpy, which --help never needs
@@ -160,13 +156,21 @@ class TrainingSession:
             self.console.print(run_summary(summary, history))
 
 
+def say_stdout_closed(run_dir: Path | None) -> None:
+    """The one line on stderr that says why the output stopped and that the run goes on."""
+    where = "" if run_dir is None else f"; the run is saved in {run_dir}"
+    with contextlib.suppress(OSError):  # stderr is gone as well: nobody is left to tell
+        print(f"warning: standard output was closed, so nncli stopped printing; training goes on{where}",
+              file=sys.stderr, flush=True)
+
+
 class JsonLinesSession:
     """`nncli train --json`: stdout gets one JSON object per finished epoch (a metrics.csv row) and then
     `{"summary": ...}` (summary.json), nothing else; warnings go to stderr. Same interface as TrainingSession."""
 
     def __init__(self) -> None:
         self.run_dir: Path | None = None
-        self._stdout = GuardedStdout(sys.stdout, lambda: TrainingSession.stdout_closed(self))  # type: ignore[arg-type]
+        self._stdout = GuardedStdout(sys.stdout, lambda: say_stdout_closed(self.run_dir))
 
     def start(self, prepared: Any, run_dir: Path, first_epoch: int) -> None:
         self.run_dir = run_dir

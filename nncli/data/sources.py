@@ -85,6 +85,7 @@ def open_stream(path: Path, name: str) -> Iterator[BinaryIO]:
 
 
 def _opener(kind: str, name: str) -> Callable[[Path], BinaryIO]:
+    # The ignores below: typeshed types these files as BufferedIOBase, though each is a binary file object.
     if kind == "gzip":
         return lambda path: gzip.open(path, "rb")  # type: ignore[return-value]
     if kind == "bzip2":
