@@ -111,7 +111,8 @@ class Prepared:
 
     def summary(self) -> dict[str, Any]:
         """What `check --json` prints: the resolved config, rows per split, inputs, classes or targets, the
-        model summary rows and the parameter count, and the data's warnings."""
+        embeddings (column, categories, dim, parameters), the model summary rows and the parameter count, and the
+        data's warnings."""
         datasets, preprocessor = self.datasets, self.datasets.preprocessor
         splits = {"train": datasets.train, "valid": datasets.valid, "test": datasets.test}
         return {"config": self.config.to_dict(),
@@ -120,6 +121,7 @@ class Prepared:
                 "inputs": {"columns": list(preprocessor.feature_names), "width": preprocessor.input_width},
                 "classes": [str(label) for label in preprocessor.classes] if preprocessor.classes else None,
                 "targets": list(preprocessor.target_names),
+                "embeddings": self.model.embeddings(),
                 "layers": self.model.summary_rows(), "parameters": self.model.parameter_count(),
                 "warnings": list(datasets.warnings)}
 

@@ -184,3 +184,16 @@ def test_gradcheck_covers_the_embedding_table(project):
     result = cli("gradcheck", "config.yaml")
     assert result.exit_code == 0, result.output
     assert "layers.0.weight" in result.output and "13×3" in result.output
+
+
+def test_check_shows_each_embedding(project):
+    result = cli("check", "config.yaml")
+    assert result.exit_code == 0, result.output
+    assert "inputs     3 columns -> 2 features + 1 embedded" in result.output
+    assert "embedding  town: 12 categories + unknown -> 3 dims, 39 parameters (town_vec)" in result.output
+    import json
+
+    summary = json.loads(cli("check", "config.yaml", "--json").stdout)
+    assert summary["embeddings"] == [{"name": "town_vec", "column": "town", "categories": 12, "dim": 3,
+                                      "parameters": 39}]
+    assert summary["layers"][0]["inputs"] == ["town"] and summary["inputs"]["width"] == 2

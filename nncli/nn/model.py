@@ -202,5 +202,11 @@ class Model:
                  "params": int(sum(p.size for p in self.layers[i].params.values()))}
                 for i, spec in enumerate(self.specs)]
 
+    def embeddings(self) -> list[dict[str, Any]]:
+        """One row per embedding layer: its name, column, categories, dim and parameters ((categories + 1) × dim)."""
+        return [{"name": self.names[i], "column": spec["column"], "categories": self.categories[spec["column"]],
+                 "dim": spec["dim"], "parameters": int(self.layers[i].params["weight"].size)}
+                for i, spec in enumerate(self.specs) if getattr(self.layers[i], "reads_column", False)]
+
     def parameter_count(self) -> int:
         return int(sum(param.size for _, param, _ in self.parameters))
