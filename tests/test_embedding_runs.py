@@ -197,3 +197,53 @@ def test_check_shows_each_embedding(project):
     assert summary["embeddings"] == [{"name": "town_vec", "column": "town", "categories": 12, "dim": 3,
                                       "parameters": 39}]
     assert summary["layers"][0]["inputs"] == ["town"] and summary["inputs"]["width"] == 2
+
+
+def test_train_resume_predict_and_eval_through_the_cli(project):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    assert cli("train", "config.yaml", "--out", "run", "--quiet").exit_code == 0
+    assert cli("train", "config.yaml", "--out", "run", "--quiet", "--set", "training.epochs=8",
+               "--resume").exit_code == 0
+    assert len(pd.read_csv("run/metrics.csv")) == 8
+    predicted = cli("predict", "run", "data/train.csv")
+    assert predicted.exit_code == 0 and len(predicted.stdout.splitlines()) == 151
+    report = json.loads(cli("eval", "run", "data/train.csv", "--json").stdout)
+    assert report["rows"] == 150 and report["accuracy"] > 0.6
+    repo = Path(__file__).resolve().parents[1]
+    process = subprocess.run([sys.executable, "-m", "nncli", "predict", "run", "data/train.csv"], capture_output=True,
+                             text=True, env={**os.environ, "PYTHONPATH": str(repo)}, timeout=120)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout == predicted.stdout
+
+
+def test_embedded_index_arrays_are_cached(tmp_path, monkeypatch):
+    from nncli.data import cache, load_datasets, reading
+    from tests.test_data import load
+    from tests.test_data_cache import block_file, same_datasets, settings_for
+
+    monkeypatch.setattr(cache, "MIN_BYTES", 0)  # cache even this tiny file, in a cache of its own
+    monkeypatch.setenv("NNCLI_CACHE_DIR", str(tmp_path / "cache"))
+
+    path = block_file(tmp_path)
+
+    def embedded(rng):
+        return load_datasets(settings_for(path).data, rng, task="classification", encoding="onehot",
+                             dtype="float32", embedded=["c"])
+
+    first = embedded(np.random.default_rng(7))
+    monkeypatch.setattr(reading, "_parse", None)  # a second parse would fail
+    monkeypatch.setattr(reading, "parse_blocks", None)
+    second = embedded(np.random.default_rng(7))
+    same_datasets(first, second)
+    assert first.preprocessor.embedded == second.preprocessor.embedded == ["c"]
+    for part in ("train", "valid"):
+        index = getattr(first, part).indices["c"]
+        assert set(index) <= {1, 2, 3} and np.array_equal(index, getattr(second, part).indices["c"])
+    monkeypatch.undo()
+    # the same files and settings without the embedding are another preparation: one-hot, no index arrays
+    one_hot = load(settings_for(path), np.random.default_rng(7))
+    assert one_hot.train.indices == {} and one_hot.preprocessor.input_width == first.preprocessor.input_width + 3

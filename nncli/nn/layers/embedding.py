@@ -14,7 +14,7 @@ DEFAULT_STD = 1.0
 
 @LAYERS.register("embedding")
 class Embedding(Layer):
-    """`y = weight[index]`: weight of shape (categories + 1, dim); row 0 is the unknown or infrequent category.
+    """Each row's category index picks a row of weight, a (categories + 1, dim) table; row 0: unknown or infrequent.
 
     The layer reads its column's index array (0..categories) from the data, not a layer's output: its one input
     width is the number of table rows. The gradient is a dense table, as torch's default (`sparse=False`): a
