@@ -247,3 +247,13 @@ def test_embedded_index_arrays_are_cached(tmp_path, monkeypatch):
     # the same files and settings without the embedding are another preparation: one-hot, no index arrays
     one_hot = load(settings_for(path), np.random.default_rng(7))
     assert one_hot.train.indices == {} and one_hot.preprocessor.input_width == first.preprocessor.input_width + 3
+
+
+def test_the_resolved_config_trains_again_and_cross_validates(project):
+    # the resolved config writes an embedding's inputs as []: read back, that is the same graph
+    api.train("config.yaml", out="run", overrides=["training.epochs=1"])
+    assert "inputs: []" in Path("run/config.yaml").read_text()
+    api.train("run/config.yaml", out="again")
+    assert_same_arrays(Path("run/model.npz"), Path("again/model.npz"))
+    result = cli("cv", "config.yaml", "--folds", "3", "--out", "cv", "--set", "training.epochs=1")
+    assert result.exit_code == 0, result.output

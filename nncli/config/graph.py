@@ -99,7 +99,7 @@ def _layer_inputs(spec: dict, index: int, names: list[str | None], cls: type | N
                   problems: Problems) -> list[str] | None:
     given = spec.get("inputs") is not None
     if getattr(cls, "reads_column", False):
-        if given:
+        if spec.get("inputs") not in (None, []):  # [] is how the resolved config writes "none"
             problems.add((*path, "inputs"), f"{with_article(spec['type'])} layer reads its column from the data "
                                             "(`column:`) and takes no `inputs`; remove them")
             return None
