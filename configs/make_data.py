@@ -77,6 +77,24 @@ def survey(rows: int, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
+def shops(rows: int, rng: np.random.Generator, shop_count: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A high-cardinality column: `shop_count` shops, a few big and many small (Zipf-like), each with its own
+    latent taste (a bias and a slope on `price`) that decides, with `price` and `rating`, whether a visitor buys.
+    Train (`rows` rows) and test (a quarter of that) share the shops."""
+    names = np.array([f"shop{i:03d}" for i in range(shop_count)])
+    weights = 1.0 / np.arange(1, shop_count + 1) ** 0.6
+    bias, slope = rng.normal(size=shop_count), rng.normal(size=shop_count)
+
+    def draw(count: int) -> pd.DataFrame:
+        shop = rng.choice(shop_count, size=count, p=weights / weights.sum())
+        price, rating = rng.normal(size=count), rng.normal(size=count)
+        score = 1.5 * bias[shop] + 1.5 * slope[shop] * price + 0.7 * rating + rng.normal(scale=0.3, size=count)
+        return pd.DataFrame({"price": price.round(4), "rating": rating.round(4), "shop": names[shop],
+                             "bought": np.where(score > 0, "yes", "no")})
+
+    return draw(rows), draw(rows // 4)
+
+
 def main() -> None:
     DATA.mkdir(exist_ok=True)
     rng = np.random.default_rng(2024)
@@ -90,6 +108,9 @@ def main() -> None:
     survey_rng = np.random.default_rng(11)
     survey(1500, survey_rng).to_csv(DATA / "survey_train.csv")  # with the index, as `to_csv()` writes by default
     survey(500, survey_rng).to_csv(DATA / "survey_test.csv")
+    shops_train, shops_test = shops(4000, np.random.default_rng(7))
+    shops_train.to_csv(DATA / "shops_train.csv", index=False)
+    shops_test.to_csv(DATA / "shops_test.csv", index=False)
 
 
 if __name__ == "__main__":

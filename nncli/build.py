@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 
 from nncli.config import Config, config_error
+from nncli.config.graph import embedded_columns
 from nncli.config.typed import create
 from nncli.data import Datasets, FoldRows, MissingColumn, Preprocessor, load_datasets, target_encoding_for
+from nncli.data.checks import EmbeddedColumnError
 from nncli.data.sources import rows_not_lines
 from nncli.errors import ConfigError
 from nncli.memory import check_network_fits
@@ -39,13 +41,15 @@ class TrainingObjects:
     base_lr: float
 
 
-def build_model(layers: list[dict[str, Any]], input_width: int, dtype: Any, rng: np.random.Generator) -> Model:
-    """The network of these resolved layer specs, initialised from `rng`.
+def build_model(layers: list[dict[str, Any]], input_width: int, dtype: Any, rng: np.random.Generator,
+                categories: dict[str, int] | None = None) -> Model:
+    """The network of these resolved layer specs, initialised from `rng` (`categories`: each embedded column's
+    number of categories, see `Model`).
 
     The core's errors become the ConfigError users see: `layers[<i>]: <message>`.
     """
     try:
-        return Model(layers, input_width, dtype=dtype, rng=rng)
+        return Model(layers, input_width, dtype=dtype, rng=rng, categories=categories)
     except CoreError as error:
         field = None if error.layer is None else f"layers[{error.layer}]"
         raise ConfigError(error.message, field=field) from None
@@ -107,7 +111,8 @@ class Prepared:
 
     def summary(self) -> dict[str, Any]:
         """What `check --json` prints: the resolved config, rows per split, inputs, classes or targets, the
-        model summary rows and the parameter count, and the data's warnings."""
+        embeddings (column, categories, dim, parameters), the model summary rows and the parameter count, and the
+        data's warnings."""
         datasets, preprocessor = self.datasets, self.datasets.preprocessor
         splits = {"train": datasets.train, "valid": datasets.valid, "test": datasets.test}
         return {"config": self.config.to_dict(),
@@ -116,6 +121,7 @@ class Prepared:
                 "inputs": {"columns": list(preprocessor.feature_names), "width": preprocessor.input_width},
                 "classes": [str(label) for label in preprocessor.classes] if preprocessor.classes else None,
                 "targets": list(preprocessor.target_names),
+                "embeddings": self.model.embeddings(),
                 "layers": self.model.summary_rows(), "parameters": self.model.parameter_count(),
                 "warnings": list(datasets.warnings)}
 
@@ -130,23 +136,30 @@ def load_data(config: Config, rng: np.random.Generator, rows: FoldRows | None = 
         raise config_error(config, "data", "required: the data section names the training file and the target, "
                                            "e.g. data: {train: train.csv, target: label}")
     encoding = target_encoding_for(config.task, config.loss.type, getattr(config.layers[-1], "units", None))
+    embedded = embedded_columns(config.layer_specs())
     try:
         with rows_not_lines():
             return load_datasets(config.data, rng, task=config.task, encoding=encoding, dtype=config.dtype,
-                                 rows=rows)
+                                 rows=rows, embedded=list(embedded))
     except MissingColumn as error:
         field_name = column_field(config, error.name)
         if field_name is None:
             raise
         raise config_error(config, field_name, error.in_file()) from None
+    except EmbeddedColumnError as error:
+        raise config_error(config, f"layers[{embedded[error.name]}].column",
+                           f"{error.message} (in {error.file})") from None
 
 
 def column_field(config: Config, column: str) -> str | None:
-    """The config entry that names `column` (`data.target`, `data.features[2]`), if one does."""
+    """The config entry that names `column` (`data.target`, `data.features[2]`, `layers[0].column`), if one does."""
     if config.data is None:
         return None
     if column == config.data.weight:
         return "data.weight"
+    embedded = embedded_columns(config.layer_specs())
+    if column in embedded:
+        return f"layers[{embedded[column]}].column"
     for key in ("target", "features"):
         value = getattr(config.data, key)
         if value == column:
@@ -165,8 +178,10 @@ def prepare(config: Config, rows: FoldRows | None = None) -> Prepared:
         datasets = weigh_datasets(datasets, config.training.class_weight)
     except ConfigError as error:
         raise config_error(config, error.field or "training.class_weight", error.message) from None
-    check_network_fits(config, datasets.preprocessor.input_width, datasets.train.rows)
-    model = build_model(config.layer_specs(), datasets.preprocessor.input_width, config.dtype, rng)
+    preprocessor = datasets.preprocessor
+    categories = preprocessor.embedding_categories()
+    check_network_fits(config, preprocessor.input_width, datasets.train.rows, categories)
+    model = build_model(config.layer_specs(), preprocessor.input_width, config.dtype, rng, categories)
     check_output_width(config, model, datasets.preprocessor)
     if config.data is not None and config.data.target_scale == "standard":  # never None here: load_data requires it
         model.target_scale = TargetScale.fit(datasets.train.targets, config.dtype)

@@ -1,7 +1,8 @@
 """Permutation importance: how much the model's main score drops when one raw feature column is shuffled.
 
-The features are prepared once; a column's network inputs (its scaled column, or its whole one-hot block, so
-a categorical column moves as one) are then permuted by rows in place and restored. Shuffles come from one
+The features are prepared once; a column's network inputs (its scaled column, its whole one-hot block, so a
+categorical column moves as one, or an embedded column's index array) are then permuted by rows in place and
+restored. Shuffles come from one
 generator seeded with `seed`, drawn column by column, `repeats` per column.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 from nncli.errors import DataError
 from nncli.metrics import METRICS
 from nncli.modelfile import TrainedModel
+from nncli.nn.graph import DATA_INPUT
 from nncli.split import Split
 
 
@@ -28,17 +30,21 @@ def permutation_importance(trained: TrainedModel, split: Split, repeats: int = 5
     """`{"metric", "baseline", "rows", "repeats", "features": [{"feature", "mean", "std"}]}`, largest mean drop
     first (std over the repeats, ddof 0)."""
     metric = METRICS.create(main_metric(trained.task))
-    baseline = float(metric(split.targets, trained.predict_arrays(split.features)))
-    features = np.array(split.features, copy=True)  # permuted in place, one column's block at a time
+    baseline = float(metric(split.targets, trained.predict_arrays(split.inputs())))
+    # permuted in place, one column's block (or index array) at a time
+    inputs = {name: np.array(array, copy=True) for name, array in split.inputs().items()}
+    blocks = trained.preprocessor.feature_slices()
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
-    for name, block in trained.preprocessor.feature_slices().items():
-        original = features[:, block].copy()
+    for name in trained.preprocessor.feature_names:
+        values, block = (inputs[DATA_INPUT], blocks[name]) if name in blocks else (inputs[name], slice(None))
+        target = values[:, block] if values.ndim == 2 else values
+        original = target.copy()
         drops = []
         for _ in range(repeats):
-            features[:, block] = original[rng.permutation(len(original))]
-            drops.append(baseline - float(metric(split.targets, trained.predict_arrays(features))))
-        features[:, block] = original
+            target[...] = original[rng.permutation(len(original))]
+            drops.append(baseline - float(metric(split.targets, trained.predict_arrays(inputs))))
+        target[...] = original
         rows.append({"feature": name, "mean": float(np.mean(drops)), "std": float(np.std(drops))})
     rows.sort(key=lambda row: -row["mean"])
     return {"metric": metric.name, "baseline": baseline, "rows": int(split.rows), "repeats": repeats,
@@ -58,9 +64,9 @@ def explain(model_path: str | Path, data_path: str | Path, repeats: int = 5, see
         prepared = trained.preprocessor.prepare_rows(frame, source=name, require_target=True)
     if prepared.frame.empty:
         raise DataError(f"no rows to score: {len(frame)} rows, all skipped", file=name)
-    dtype = trained.model.dtype
-    split = Split(trained.preprocessor.features(prepared.frame, dtype),
-                  trained.preprocessor.targets(prepared.frame, dtype))
+    dtype, pre = trained.model.dtype, trained.preprocessor
+    split = Split(pre.features(prepared.frame, dtype), pre.targets(prepared.frame, dtype),
+                  indices=pre.indices(prepared.frame))
     return {**permutation_importance(trained, split, repeats, seed), "warnings": prepared.warnings}
 
 

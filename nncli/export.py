@@ -4,7 +4,8 @@ One input per raw feature column, named as the column, shape [N, 1]: float32 for
 missing cell), string for a categorical one (the category as nncli's vocabulary writes it, numbers in canonical
 form: `6` not `6.0`; an empty string or a `data.na_values` text is a missing cell). In the graph: imputation,
 scaling, the one-hot blocks (the `<infrequent>` slot, the `<missing>` slot, unseen categories as the
-preprocessor handles them), every layer in inference form and the output activation. Outputs: `label` ([N],
+preprocessor handles them), the embedding lookups (the category's row index, 0 for infrequent and unseen ones,
+then a Gather of the table's rows), every layer in inference form and the output activation. Outputs: `label` ([N],
 the class labels as the training CSV wrote them) and `probabilities` ([N, classes]) for classification,
 `prediction` ([N, targets]) for regression.
 """
@@ -17,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from nncli.data.encoding import Slots
+from nncli.data.encoding import Slots, embedding_rows
 from nncli.errors import NncliError
 from nncli.modelfile import TrainedModel
 from nncli.nn.activations import ELU, GELU, Activation, LeakyReLU, Softplus
+from nncli.nn.graph import DATA_INPUT
 
 OPSET = 17
 ML_OPSET = 3
@@ -85,23 +87,28 @@ def build_onnx(trained: TrainedModel) -> Any:
     """The ONNX ModelProto of `trained` (see the module docstring for its inputs and outputs)."""
     onnx = require_onnx()
     graph = _Graph(onnx)
-    inputs, blocks = _feature_blocks(graph, trained.preprocessor)
-    features = blocks[0] if len(blocks) == 1 else graph.op("Concat", blocks, "features", axis=1)
-    outputs = _network(graph, trained.model, features)
+    inputs, blocks, indices = _feature_blocks(graph, trained.preprocessor)
+    features = blocks[0] if len(blocks) == 1 else graph.op("Concat", blocks, "features", axis=1) if blocks \
+        else graph.const(np.zeros((1, 0), dtype=np.float32))  # every feature embedded: nothing reads `input`
+    outputs = _network(graph, trained.model, {DATA_INPUT: features, **indices})
     result = _outputs(graph, trained, outputs)
     proto = graph.helper.make_graph(graph.nodes, "nncli", inputs, result, graph.initializers)
     opsets = [graph.helper.make_opsetid("", OPSET), graph.helper.make_opsetid("ai.onnx.ml", ML_OPSET)]
     return graph.helper.make_model(proto, opset_imports=opsets, producer_name="nncli")
 
 
-def _feature_blocks(graph: _Graph, prep: Any) -> tuple[list[Any], list[str]]:
-    """The graph inputs and, per feature, its [N, width] float32 block of network inputs."""
+def _feature_blocks(graph: _Graph, prep: Any) -> tuple[list[Any], list[str], dict[str, str]]:
+    """The graph inputs, per feature its [N, width] float32 block of network inputs, and per embedded column
+    its [N, 1] int64 row indices."""
     float_type, string_type = graph.onnx.TensorProto.FLOAT, graph.onnx.TensorProto.STRING
-    inputs, blocks = [], []
+    inputs, blocks, indices = [], [], {}
     for position, name in enumerate(prep.feature_names):
         if name in prep.categories:
             inputs.append(graph.helper.make_tensor_value_info(name, string_type, ["N", 1]))
-            blocks.append(_onehot(graph, prep, name))
+            if name in prep.embedded:
+                indices[name] = _slot_codes(graph, prep, name, embedded=True)
+            else:
+                blocks.append(_onehot(graph, prep, name))
             continue
         inputs.append(graph.helper.make_tensor_value_info(name, float_type, ["N", 1]))
         value = name
@@ -109,12 +116,21 @@ def _feature_blocks(graph: _Graph, prep: Any) -> tuple[list[Any], list[str]]:
             value = graph.op("Where", [graph.op("IsNaN", [name]), graph.f32([[prep.impute_values[position]]]), name])
         centered = graph.op("Sub", [value, graph.f32([[prep.offset[position]]])])
         blocks.append(graph.op("Div", [centered, graph.f32([[prep.divisor[position]]])], f"scaled_{position}"))
-    return inputs, blocks
+    return inputs, blocks, indices
 
 
 def _onehot(graph: _Graph, prep: Any, name: str) -> str:
-    """A categorical column's one-hot block: its text mapped to a slot by a LabelEncoder, then compared with
-    the slot numbers (a slot of -1, or one past the block, gives an all-zero row)."""
+    """A categorical column's one-hot block: its slot codes compared with the slot numbers (a slot of -1, or
+    one past the block, gives an all-zero row)."""
+    slots = Slots(prep.categories[name], prep.infrequent[name], prep.missing == "impute")
+    codes = _slot_codes(graph, prep, name)
+    hits = graph.op("Equal", [codes, graph.const(np.arange(slots.width, dtype=np.int64).reshape(1, -1))])
+    return graph.op("Cast", [hits], f"onehot_{name}", to=graph.onnx.TensorProto.FLOAT)
+
+
+def _slot_codes(graph: _Graph, prep: Any, name: str, embedded: bool = False) -> str:
+    """A categorical column's text mapped by a LabelEncoder to its one-hot slot ([N, 1] int64), or with
+    `embedded` to its embedding row (`nncli.data.encoding.embedding_rows`: 0 for infrequent and unseen)."""
     slots = Slots(prep.categories[name], prep.infrequent[name], prep.missing == "impute")
     keys = list(slots.categories)
     values = list(range(len(keys)))
@@ -128,10 +144,11 @@ def _onehot(graph: _Graph, prep: Any, name: str) -> str:
             keys.append(mark)
             values.append(missing_slot)
     unknown = slots.infrequent_slot if slots.infrequent_slot is not None else -1
-    codes = graph.op("LabelEncoder", [name], domain="ai.onnx.ml", keys_strings=keys, values_int64s=values,
-                     default_int64=unknown)
-    hits = graph.op("Equal", [codes, graph.const(np.arange(slots.width, dtype=np.int64).reshape(1, -1))])
-    return graph.op("Cast", [hits], f"onehot_{name}", to=graph.onnx.TensorProto.FLOAT)
+    if embedded:
+        rows = embedding_rows(slots)  # indexed by slot + 1
+        values, unknown = [int(rows[value + 1]) for value in values], 0
+    return graph.op("LabelEncoder", [name], domain="ai.onnx.ml", keys_strings=keys, values_int64s=values,
+                    default_int64=unknown)
 
 
 def _with_spellings(keys: list[str], values: list[int]) -> tuple[list[str], list[int]]:
@@ -151,11 +168,11 @@ def _with_spellings(keys: list[str], values: list[int]) -> tuple[list[str], list
     return spelled, slots
 
 
-def _network(graph: _Graph, model: Any, features: str) -> str:
-    """The network's output (the output activation applied) for the features."""
+def _network(graph: _Graph, model: Any, data: dict[str, str]) -> str:
+    """The network's output (the output activation applied) for its named data inputs."""
     outputs: list[str] = []
     for layer, spec, sources in zip(model.layers, model.specs, model.inputs, strict=False):
-        inputs = [features if j < 0 else outputs[j] for j in sources]
+        inputs = [data[model.data_names[-1 - j]] if j < 0 else outputs[j] for j in sources]
         outputs.append(_layer(graph, spec["type"], layer, inputs))
     return _activation(graph, model.output_activation, outputs[-1])
 
@@ -174,6 +191,8 @@ def _layer(graph: _Graph, kind: str, layer: Any, inputs: list[str]) -> str:
         return graph.op("Add", [graph.op("Mul", [centered, graph.f32(scale)]), graph.f32(params["bias"])])
     if kind == "dropout":
         return graph.op("Identity", inputs)
+    if kind == "embedding":  # rows of the table for [N, 1] indices: [N, 1, dim], flattened to [N, dim]
+        return graph.op("Flatten", [graph.op("Gather", [graph.f32(params["weight"]), inputs[0]], axis=0)], axis=1)
     if kind == "concat":
         return graph.op("Concat", inputs, axis=1)
     if kind == "add":

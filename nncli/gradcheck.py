@@ -76,9 +76,11 @@ def check_config(config_path: str | Path, overrides: Sequence[str] = (), rows: i
     rng = np.random.default_rng(config.seed)
     datasets = load_data(config, rng)
     specs = [spec | {"rate": 0.0} if spec["type"] == "dropout" else spec for spec in config.layer_specs()]
-    model = build_model(specs, datasets.preprocessor.input_width, np.float64, rng)
+    model = build_model(specs, datasets.preprocessor.input_width, np.float64, rng,
+                        datasets.preprocessor.embedding_categories())
     objective = training_objects(config, model).objective
-    x = np.ascontiguousarray(datasets.train.features[:rows], dtype=np.float64)
+    x = {name: np.ascontiguousarray(array[:rows], dtype=np.float64 if array.dtype.kind == "f" else array.dtype)
+         for name, array in datasets.train.inputs().items()}
     y = np.ascontiguousarray(datasets.train.targets[:rows], dtype=np.float64)
 
     def loss() -> float:

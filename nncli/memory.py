@@ -27,18 +27,20 @@ class LayerSize:
     parameters: int
 
 
-def layer_sizes(layers: list[dict], input_width: int) -> list[LayerSize]:
+def layer_sizes(layers: list[dict], input_width: int, categories: dict[str, int] | None = None) -> list[LayerSize]:
     """Each resolved layer's width and parameters, worked out from the config alone (Python ints, no arrays).
 
     A layer with `units` outputs that many from a weight per input and unit plus a bias per unit; `concat`
     outputs the sum of its inputs' widths; any other layer its first input's width, with parameters too few
-    to matter here.
+    to matter here. An embedding outputs `dim` from a table of (categories + 1) × dim (`categories`: per column).
     """
     widths = {DATA_INPUT: input_width}
     sizes = []
     for layer in layers:
         input_widths = [widths[name] for name in layer["inputs"]]
-        if "units" in layer:
+        if layer["type"] == "embedding":
+            size = LayerSize(layer["dim"], ((categories or {}).get(layer["column"], 0) + 1) * layer["dim"])
+        elif "units" in layer:
             size = LayerSize(layer["units"], (sum(input_widths) + 1) * layer["units"])
         else:
             size = LayerSize(sum(input_widths) if layer["type"] == "concat" else input_widths[0], 0)
@@ -64,13 +66,13 @@ def memory_limit() -> int:
     return max(total, 1) // 2
 
 
-def check_network_fits(config: Config, input_width: int, rows: int) -> None:
+def check_network_fits(config: Config, input_width: int, rows: int, categories: dict[str, int] | None = None) -> None:
     """Refuse a network that would need more than `memory_limit()` bytes to train on `rows` rows.
 
     Counted: every parameter with its gradient and the optimizer's state and work arrays, and each layer's
     output and gradient for the rows of one pass (a training batch, or an evaluation batch when larger).
     """
-    sizes = layer_sizes(config.layer_specs(), input_width)
+    sizes = layer_sizes(config.layer_specs(), input_width, categories)
     itemsize = 4 if config.dtype == "float32" else 8
     optimizer = OPTIMIZERS.get(config.optimizer.type).from_config(config.optimizer.to_dict())
     copies = 2 + len(optimizer.state_names()) + optimizer.work_array_count()

@@ -51,7 +51,8 @@ class TrainedModel:
     def task(self) -> str:
         return self.config["task"]
 
-    def predict_arrays(self, features: np.ndarray) -> np.ndarray:
+    def predict_arrays(self, features: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
+        """The model's outputs for a feature matrix or named inputs (see `Model.predict`)."""
         return self.model.predict(features)
 
     def predict_frame(self, frame: pd.DataFrame, source: str = "<data>",
@@ -63,7 +64,7 @@ class TrainedModel:
         in training that `unknown_category: ignore` encoded as zeros).
         """
         prepared = self.preprocessor.prepare_rows(frame, source=source, require_target=False)
-        outputs = self.model.predict(self.preprocessor.features(prepared.frame, self.model.dtype))
+        outputs = self.model.predict(self.preprocessor.inputs(prepared.frame, self.model.dtype))
         predictions = self.preprocessor.decode(outputs)
         if keep is not None:
             clashes = [name for name in keep.columns if name in predictions.columns]
@@ -89,8 +90,9 @@ class TrainedModel:
             raise DataError(f"no rows to score: {len(frame)} rows, all skipped ({skipped_text(skipped)})",
                             file=source)
         split = Split(self.preprocessor.features(prepared.frame, self.model.dtype),
-                      self.preprocessor.targets(prepared.frame, self.model.dtype))
-        outputs = self.model.predict(split.features)
+                      self.preprocessor.targets(prepared.frame, self.model.dtype),
+                      indices=self.preprocessor.indices(prepared.frame))
+        outputs = self.model.predict(split.inputs())
         report: dict[str, Any] = {"loss": scaled_loss(self.loss, self.model.target_scale, outputs, split.targets)}
         if self.task == "classification":
             report.update(classification_report(split.targets, outputs, [str(c) for c in self.preprocessor.classes]))
@@ -133,7 +135,7 @@ def load_model(path: str | Path) -> TrainedModel:
                 raise archive.error(key, "is not an array of an nncli model (they are named layers.* and meta.*)")
         meta = _read_meta(archive)
         config, loss = _config_and_loss(archive, meta)
-        model = _build_network(archive, meta)
+        model = _build_network(archive, meta, _embedding_categories(archive, meta))
         _load_weights(archive, model)
     meta_arrays = {key[5:]: value for key, value in meta.items()}
     preprocessor = check_preprocessing(meta_arrays, model, config["task"],
@@ -182,25 +184,45 @@ def _config_and_loss(archive: NpzFile, meta: dict[str, np.ndarray]) -> tuple[dic
     return config, loss
 
 
-def _build_network(archive: NpzFile, meta: dict[str, np.ndarray]) -> Model:
+def _embedding_categories(archive: NpzFile, meta: dict[str, np.ndarray]) -> dict[str, int]:
+    """Each embedded column's number of categories, from its vocabulary in meta (checked again, with the rest of
+    the preprocessing, once the network is built)."""
+    embedded = meta.get("meta.embedded")
+    if embedded is None:
+        return {}
+    if embedded.dtype.kind != "U" or embedded.ndim != 1:
+        raise archive.error("meta.embedded", f"is a {embedded.dtype} array of shape {embedded.shape}; expected a "
+                                             "list of column names")
+    impute = str(meta.get("meta.missing", "")) == "impute"
+    categories = {}
+    for name in map(str, embedded):
+        vocabulary = meta.get(f"meta.categories.{name}")
+        if vocabulary is None or vocabulary.ndim != 1:
+            raise archive.error("meta.embedded", f"names {name!r}, which has no vocabulary "
+                                                 f"(meta.categories.{name}); an embedded column is categorical")
+        categories[name] = len(vocabulary) + impute  # as `nncli.data.encoding.embedding_categories`
+    return categories
+
+
+def _build_network(archive: NpzFile, meta: dict[str, np.ndarray], categories: dict[str, int]) -> Model:
     """The network of meta.architecture, once its size is known to fit the file's `layers.` arrays."""
     dtype = meta["meta.dtype"]
     if dtype.dtype.kind != "U" or dtype.shape != () or str(dtype) not in DTYPES:
         raise archive.error("meta.dtype", f"is {dtype!r}; expected one of {', '.join(DTYPES)}")
     width = meta["meta.input_width"]
-    if width.dtype.kind not in "iu" or width.shape != () or int(width) < 1:
+    if width.dtype.kind not in "iu" or width.shape != () or int(width) < (0 if categories else 1):
         raise archive.error("meta.input_width", f"is {width!r}; expected a positive integer")
     specs = _json_member(archive, "meta.architecture", meta["meta.architecture"], list)
     itemsize = np.dtype(str(dtype)).itemsize
     stored = sum(member.nbytes for key, member in archive.members.items() if key.startswith("layers."))
     limit = 2 * stored // itemsize + BUILD_SLACK
     try:
-        needed = parameter_bound(specs, int(width), limit)
+        needed = parameter_bound(specs, int(width), limit, categories)
         if needed > limit:
             raise archive.error("meta.architecture", f"describes a network of at least {needed} parameters but "
                                                      f"the file's layers arrays hold {stored} bytes: the file is "
                                                      "damaged")
-        return build_model(specs, int(width), str(dtype), np.random.default_rng(0))
+        return build_model(specs, int(width), str(dtype), np.random.default_rng(0), categories)
     except ModelFileError:
         raise
     except Exception as error:  # whatever fails, the file's architecture is to blame
@@ -208,18 +230,25 @@ def _build_network(archive: NpzFile, meta: dict[str, np.ndarray]) -> Model:
         raise archive.error("meta.architecture", f"does not describe a network nncli can build ({message})") from None
 
 
-def parameter_bound(specs: list[dict[str, Any]], input_width: int, limit: int) -> int:
+def parameter_bound(specs: list[dict[str, Any]], input_width: int, limit: int,
+                    categories: dict[str, int] | None = None) -> int:
     """The number of parameters the network of `specs` holds, or more, found without allocating them.
 
     A layer with `units` (dense) holds at most (inputs + 1) × units parameters and is not built here. Any other
     layer (merge layers, dropout, batchnorm) holds at most 4 parameters per input, so once that fits under
-    `limit` it is built to learn its exact output width. Stops as soon as the count passes `limit`.
+    `limit` it is built to learn its exact output width. An embedding holds (categories + 1) × dim. Stops as
+    soon as the count passes `limit`.
     """
     widths = {DATA_INPUT: input_width}
     previous, total = DATA_INPUT, 0
     for index, spec in enumerate(specs):
         input_widths = [widths[name] for name in spec.get("inputs", [previous])]
-        if "units" in spec:
+        if spec.get("type") == "embedding":
+            dim, rows = spec.get("dim"), (categories or {}).get(str(spec.get("column")), 0) + 1
+            if not isinstance(dim, int) or isinstance(dim, bool) or dim < 1:
+                raise ValueError(f"layer {index}: dim must be a positive integer, got {dim!r}")
+            width, total = dim, total + rows * dim
+        elif "units" in spec:
             units = spec["units"]
             if not isinstance(units, int) or isinstance(units, bool) or units < 1:
                 raise ValueError(f"layer {index}: units must be a positive integer, got {units!r}")

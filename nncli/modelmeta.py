@@ -95,7 +95,11 @@ def check_preprocessing(arrays: Mapping[str, np.ndarray], model: Model, task: st
     if (divisor == 0).any():
         raise error("scale_divisor", f"is 0 for feature {_first(names, numeric, divisor == 0)!r}; scaling divides "
                                      "by it")
-    _check_vocabularies(meta, [name for name, flag in zip(names, categorical, strict=False) if flag])
+    categorical_names = [name for name, flag in zip(names, categorical, strict=False) if flag]
+    _check_vocabularies(meta, categorical_names)
+    for name in meta.names("embedded", "embedded columns", allow_empty=True, optional=True):
+        if name not in categorical_names:
+            raise error("embedded", f"names {name!r}, which is not a categorical feature of meta.feature_names")
     meta.names("na_values", "missing-cell texts", allow_empty=True, optional=True)
     meta.choice("missing_target", MISSING_TARGET, default="drop")
     meta.choice("unknown_category", UNKNOWN_CATEGORY, default="error")
@@ -185,6 +189,9 @@ def _check_fit(preprocessor: Preprocessor, model: Model, error: ErrorFactory) ->
         raise error("feature_names", f"the {len(preprocessor.feature_names)} features encode to "
                                      f"{preprocessor.input_width} inputs, but the network (meta.input_width) takes "
                                      f"{model.input_width}")
+    if preprocessor.embedding_categories() != model.categories:
+        raise error("embedded", f"the vocabularies give the embedded columns {preprocessor.embedding_categories()} "
+                                f"categories, but the network's embeddings take {model.categories}")
     encoding = preprocessor.target_encoding
     width = {"binary": 1, "onehot": len(preprocessor.classes), "values": len(preprocessor.target_names)}[encoding]
     if model.output_width != width:

@@ -239,6 +239,8 @@ def data_fingerprint(datasets: Any) -> str:
         arrays = () if part is None else (part.features, part.targets)
         if part is not None and part.weights is not None:  # without weights: the digest of earlier versions
             arrays += (part.weights,)
+        if part is not None:  # without embeddings: the digest of earlier versions
+            arrays += tuple(part.indices[name] for name in sorted(part.indices))
         for array in arrays:
             digest.update(f"{array.dtype.str}{array.shape}".encode())
             digest.update(np.ascontiguousarray(array).data)

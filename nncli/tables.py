@@ -116,7 +116,12 @@ def data_summary(prepared: Any) -> Table:
     skipped = skipped_by_split(getattr(datasets, "rows_skipped", {}))
     if skipped is not None:
         table.add_row("skipped", skipped)
-    table.add_row("inputs", f"{len(preprocessor.feature_names)} columns -> {preprocessor.input_width} features")
+    embedded = f" + {len(preprocessor.embedded)} embedded" if preprocessor.embedded else ""
+    table.add_row("inputs", f"{len(preprocessor.feature_names)} columns -> {preprocessor.input_width} features"
+                            f"{embedded}")
+    for row in prepared.model.embeddings():
+        table.add_row("embedding", f"{row['column']}: {row['categories']} categories + unknown -> {row['dim']} dims, "
+                                   f"{row['parameters']:,} parameters ({row['name']})")
     if preprocessor.classes:
         table.add_row("classes", ", ".join(str(label) for label in preprocessor.classes))
     else:

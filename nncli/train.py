@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from nncli.errors import TrainingError
 from nncli.metrics import compute_metrics, higher_is_better
+from nncli.nn.graph import DATA_INPUT
 from nncli.nn.losses import Loss
 from nncli.nn.model import Model
 from nncli.nn.objective import Objective
@@ -84,8 +85,8 @@ def quiet_divergence() -> np.errstate:
     return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
-def batch_step(model: Model, objective: Objective, x: np.ndarray, y: np.ndarray, settings: Settings,
-               weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+def batch_step(model: Model, objective: Objective, x: np.ndarray | Mapping[str, np.ndarray], y: np.ndarray,
+               settings: Settings, weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Forward and backward for one batch (rows weighed by `weight`): fills the gradients, returns the
     (regularized) loss and the logits.
 
@@ -107,7 +108,7 @@ def batch_step(model: Model, objective: Objective, x: np.ndarray, y: np.ndarray,
 def evaluate_split(model: Model, loss: Loss, split: Split, metrics: tuple[str, ...],
                    prefix: str = "") -> dict[str, float]:
     """Loss (without regularization, on the scale the network learns) and metrics (in own units)."""
-    outputs = model.predict(split.features)
+    outputs = model.predict(split.inputs())
     record = {f"{prefix}loss": scaled_loss(loss, model.target_scale, outputs, split.targets, split.weights)}
     for name, metric_value in compute_metrics(list(metrics), split.targets, outputs).items():
         record[f"{prefix}{name}"] = metric_value
@@ -129,6 +130,8 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
     params, grads = [model.flat_params], [model.flat_grads]
     optimizer.choose_engine(model.flat_params.size, batches * (settings.epochs - state.epoch))
     batch_x = np.empty((batch_size, train.features.shape[1]), dtype=train.features.dtype)
+    batch_indices = {name: np.empty(batch_size, dtype=index.dtype) for name, index in train.indices.items()}
+    batch_inputs: dict[str, np.ndarray] = {}  # the named inputs of the batch, refilled batch by batch
     batch_y = np.empty((batch_size, train.targets.shape[1]), dtype=train.targets.dtype)
     weights = train.weights
     batch_w = None if weights is None else np.empty(batch_size, dtype=weights.dtype)
@@ -152,6 +155,8 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
             if state.order is None:
                 x, y = train.features[start:stop], train.targets[start:stop]
                 w = None if weights is None else weights[start:stop]
+                for name, column in train.indices.items():
+                    batch_inputs[name] = column[start:stop]
             else:
                 index = state.order[start:stop]  # a permutation: always in range, so mode="clip" only
                 # spares np.take the bounds-checked temporary copy it makes with out= otherwise
@@ -159,7 +164,10 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
                 y = train.targets.take(index, axis=0, out=batch_y[:stop - start], mode="clip")
                 w = None if weights is None or batch_w is None else \
                     weights.take(index, out=batch_w[:stop - start], mode="clip")
-            value, logits = batch_step(model, objective, x, y, settings, w)
+                for name, column in train.indices.items():
+                    batch_inputs[name] = column.take(index, out=batch_indices[name][:stop - start], mode="clip")
+            batch_inputs[DATA_INPUT] = x
+            value, logits = batch_step(model, objective, batch_inputs, y, settings, w)
             if not math.isfinite(value):
                 raise TrainingError(
                     f"training diverged: the loss is {value} at epoch {epoch}, batch {state.batch}; the weights "

@@ -89,14 +89,20 @@ CASES = {
     "softmax-outputs-bce-unfused": (
         [dense(64, "relu"), dense(2, "softmax")],
         "binary_crossentropy", {"type": "sgd", "lr": 0.01, "weight_decay": 0.1}, Settings(epochs=1)),
+    # an embedded column: the lookup, the per-row gradient accumulation and L2 on the table, all in kept buffers
+    "embedding-concat-adam-l2": (
+        [{"type": "embedding", "name": "city_vec", "column": "city", "dim": 16},
+         {"type": "concat", "name": "joined", "inputs": ["input", "city_vec"]}, dense(64, "relu"), dense(3, "softmax")],
+        "categorical_crossentropy", {"type": "adam", "lr": 1e-3}, Settings(epochs=1, l2=1e-3)),
 }
+CATEGORIES = {"city": 500}  # the embedded column of the embedding cases
 
 
 def training_step(case: str, dtype, seed: int = 0):
     """A closure running one training step on a batch of the given size, as `fit` does."""
     specs, loss_name, optimizer_spec, settings = CASES[case]
     rng = np.random.default_rng(seed)
-    model = Model(specs, FEATURES, dtype=dtype, rng=rng)
+    model = Model(specs, FEATURES, dtype=dtype, rng=rng, categories=CATEGORIES)
     scale = None
     if case.startswith("target-scale"):
         scale = TargetScale(np.full(model.output_width, 5e3), np.full(model.output_width, 2e3), dtype)
@@ -116,6 +122,8 @@ def training_step(case: str, dtype, seed: int = 0):
             else:
                 y = rng.normal(size=(rows, width)).astype(dtype)
             w = rng.uniform(0.0, 2.0, size=rows).astype(dtype) if case.startswith("weighted") else None
+            if case.startswith("embedding"):  # named inputs; few categories, so that rows repeat in a batch
+                x = {"input": x, "city": rng.integers(0, CATEGORIES["city"] + 1, size=rows)}
             batches[rows] = x, y, w
         return batches[rows]
 

@@ -40,8 +40,9 @@ def test_train_json_errors_stay_on_stderr(project):
 
 def test_check_json_is_one_object(project):
     report = json.loads(invoke("check", "tiny.yaml", "--json").stdout)
-    assert set(report) == {"config", "rows", "rows_skipped", "inputs", "classes", "targets", "layers",
-                           "parameters", "warnings"}
+    assert set(report) == {"config", "rows", "rows_skipped", "inputs", "classes", "targets", "embeddings",
+                           "layers", "parameters", "warnings"}
+    assert report["embeddings"] == []
     assert report["config"]["name"] == "tiny" and report["rows"]["train"] > 0 and "valid" in report["rows"]
     assert report["parameters"] == sum(layer["params"] for layer in report["layers"])
     assert report["inputs"]["width"] >= len(report["inputs"]["columns"])

@@ -229,7 +229,7 @@ def test_anchors_and_merge_keys():
     ("  target: label\n", "  target: label\n  categorical: [a, a]\n",
      "config.yaml:5: data.categorical: lists 'a' more than once"),
     ("type: dropout", "type: dropuot", "config.yaml:7: layers[1].type: unknown layer type 'dropuot'; did you mean "
-                                       "'dropout'? valid: add, batchnorm, concat, dense, dropout"),
+                                       "'dropout'? valid: add, batchnorm, concat, dense, dropout, embedding"),
     ("activation: relu", "activation: relux",
      "config.yaml:6: layers[0].activation: unknown activation 'relux'; did you mean 'relu'? valid: elu, gelu, "
      "leaky_relu, linear, relu, sigmoid, silu, softmax, softplus, tanh"),

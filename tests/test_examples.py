@@ -46,6 +46,7 @@ TARGETS = {
     "loans": ("test accuracy", on_test_split("accuracy"), 0.9),
     "branching": ("test accuracy", on_test_split("accuracy"), 0.95),
     "survey": ("test accuracy", on_test_split("accuracy"), 0.8),
+    "shops": ("test accuracy", on_test_split("accuracy"), 0.86),
 }
 
 
@@ -62,6 +63,16 @@ def test_example_reaches_its_target(name, tmp_path):
     what, measure, target = TARGETS[name]
     value = measure(result, config)
     assert value >= target, f"{name}: {what} {value:.4f} < {target}"
+
+
+def test_shops_embedding_is_smaller_than_its_one_hot_twin(tmp_path):
+    # README's figures: the one-hot twin is shops.yaml without its embedding and concat layers
+    text = (CONFIGS / "shops.yaml").read_text()
+    twin = "\n".join(line for line in text.splitlines() if "type: embedding" not in line and "type: concat" not in line)
+    (tmp_path / "twin.yaml").write_text(twin.replace("data/shops", str(CONFIGS / "data" / "shops")))
+    embedded, one_hot = api.check(CONFIGS / "shops.yaml"), api.check(tmp_path / "twin.yaml")
+    assert (embedded.model.parameter_count(), one_hot.model.parameter_count()) == (2697, 9377)
+    assert one_hot.datasets.preprocessor.input_width == 291 and embedded.datasets.preprocessor.input_width == 2
 
 
 # --- the README's Quickstart ---------------------------------------------------------------------------------

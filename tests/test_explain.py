@@ -64,6 +64,18 @@ def test_a_one_hot_column_is_permuted_as_one_raw_column(survey):
     assert means == sorted(means, reverse=True)
 
 
+def test_an_embedded_column_is_permuted_as_its_raw_column(tmp_path):
+    run_dir = tmp_path / "shops"
+    api.train(CONFIGS / "shops.yaml", out=run_dir, overrides=["training.epochs=3"])
+    data = CONFIGS / "data" / "shops_test.csv"
+    report = explain(run_dir, data, repeats=2)
+    expected = raw_column_importance(run_dir, data, 2)
+    assert set(expected) == {"price", "rating", "shop"}
+    for row in report["features"]:
+        assert (row["mean"], row["std"]) == pytest.approx(expected[row["feature"]], abs=1e-12)
+    assert next(row for row in report["features"] if row["feature"] == "shop")["mean"] > 0.05
+
+
 def test_json_and_table_through_the_cli(survey):
     result = CliRunner().invoke(app, ["explain", str(survey), str(SURVEY_TEST), "--repeats", "2", "--json"])
     assert result.exit_code == 0, result.output

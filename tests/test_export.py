@@ -145,6 +145,39 @@ def test_every_layer_and_activation_agrees_with_predict(head, tmp_path):
     assert_matches_predict(run_dir, model_file, tmp_path / "test.csv")
 
 
+EMBEDDED = """\
+  - {type: embedding, name: colour_vec, column: colour, dim: 3}
+  - {type: embedding, name: level_vec, column: level, dim: 2, init: glorot_uniform}
+  - {type: concat, name: joined_input, inputs: [input, colour_vec, level_vec]}
+  - {type: dense, name: a, inputs: [joined_input], units: 8, activation: relu}
+"""
+
+
+@pytest.mark.parametrize("head", ["multiclass", "regression"])
+def test_embedding_lookups_agree_with_predict(head, tmp_path):
+    # colour: a rare (infrequent) value, missing cells (own row under impute), "?" as missing, an unseen value;
+    # level: numbers written as text ("2.0" and "2" are one category)
+    catalogue_table(200, 0).to_csv(tmp_path / "train.csv", index=False)
+    test = catalogue_table(100, 1)
+    test.loc[0, "colour"] = "violet"  # unseen in training: row 0 under unknown_category: ignore
+    test.loc[1, "level"] = "2"
+    test.to_csv(tmp_path / "test.csv", index=False)
+    text = CATALOGUE.format(**HEADS[head]).replace(
+        "data:\n", "data:\n  features: [x, w, colour, level]\n  categorical: [colour, level]\n  na_values: ['?']\n")
+    text = text.replace("  - {type: dense, name: a, inputs: [input], units: 8, activation: relu}\n", EMBEDDED)
+    (tmp_path / "config.yaml").write_text(text)
+    run_dir = tmp_path / "run"
+    api.train(tmp_path / "config.yaml", out=run_dir)
+    trained = api.load_model(run_dir)
+    assert trained.preprocessor.embedded == ["colour", "level"] and trained.preprocessor.input_width == 2
+    model_file = tmp_path / "model.onnx"
+    from nncli.export import export_onnx
+
+    export_onnx(trained, model_file)
+    assert [node.op_type for node in onnx.load(str(model_file)).graph.node].count("Gather") >= 2
+    assert_matches_predict(run_dir, model_file, tmp_path / "test.csv")
+
+
 def test_inputs_are_one_per_raw_column(tmp_path):
     run_dir = tmp_path / "run"
     api.train(CONFIGS / "loans.yaml", out=run_dir, overrides=["training.epochs=1"])

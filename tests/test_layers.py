@@ -84,7 +84,7 @@ def test_dense_hands_over_its_activation_and_outputs_its_preactivation(activatio
 
 @pytest.mark.parametrize("name", sorted(set(LAYERS.names()) - {"dense"}))
 def test_layers_without_an_activation_hand_over_the_identity(name):
-    params = {"rate": 0.5} if name == "dropout" else {}
+    params = {"rate": 0.5} if name == "dropout" else {"column": "city", "dim": 2} if name == "embedding" else {}
     widths = [3, 3] if LAYERS.get(name).merge else [3]
     assert build(name, widths, **params).detach_activation().is_identity
 
@@ -184,7 +184,7 @@ def test_add_refuses_unequal_widths():
 
 @pytest.mark.parametrize("name", LAYERS.names())
 def test_every_layer_round_trips_through_its_config(name):
-    params = {"units": 3} if name == "dense" else {}
+    params = {"units": 3} if name == "dense" else {"column": "city", "dim": 2} if name == "embedding" else {}
     config = assert_round_trips(LAYERS, LAYERS.get(name)(**params))
     assert config["type"] == name
 

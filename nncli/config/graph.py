@@ -21,12 +21,37 @@ def resolve_layers(value: Any, registry: Registry, problems: Problems) -> list[d
     resolved = [layer for layer in found if layer is not None]
     if len(resolved) < len(found):
         return None
+    _check_embedded_columns(resolved, problems)
     used = {source for layer in resolved for source in layer["inputs"]}
     unused = [index for index, layer in enumerate(resolved[:-1]) if layer["name"] not in used]
     for index in unused:
-        problems.add(("layers", index), f"the output of {resolved[index]['name']!r} is not used by any later "
-                                        "layer; only the last layer can be the model's output")
+        name = resolved[index]["name"]
+        hint = f", e.g. {{type: concat, inputs: [{DATA_INPUT}, {name}]}}" if resolved[index]["type"] == "embedding" \
+            else ""
+        problems.add(("layers", index), f"the output of {name!r} is not used by any later layer; only the last "
+                                        f"layer can be the model's output{hint}")
     return None if unused else resolved
+
+
+def embedded_columns(layers: list[dict]) -> dict[str, int]:
+    """Each column an embedding layer reads, with that layer's index (layers resolved or raw)."""
+    return {layer["column"]: index for index, layer in enumerate(layers)
+            if isinstance(layer, dict) and layer.get("type") == "embedding" and isinstance(layer.get("column"), str)}
+
+
+def _check_embedded_columns(resolved: list[dict], problems: Problems) -> None:
+    seen: dict[str, int] = {}
+    for index, layer in enumerate(resolved):
+        column = layer.get("column") if layer["type"] == "embedding" else None
+        if column is None:
+            continue
+        if column in seen:
+            problems.add(("layers", index, "column"), f"{column!r} is already embedded by layers[{seen[column]}]; "
+                                                       "embed a column once and use that layer's output where needed")
+        elif column == DATA_INPUT:
+            problems.add(("layers", index, "column"), f"a column named {DATA_INPUT!r} cannot be embedded: the name is "
+                                                       "reserved for the feature matrix; rename the column")
+        seen.setdefault(column, index)
 
 
 def _layer(index: int, spec: Any, names: list[str | None], registry: Registry,
@@ -73,6 +98,12 @@ def _layer_name(spec: dict, index: int, names: list[str | None], path: Path_, pr
 def _layer_inputs(spec: dict, index: int, names: list[str | None], cls: type | None, path: Path_,
                   problems: Problems) -> list[str] | None:
     given = spec.get("inputs") is not None
+    if getattr(cls, "reads_column", False):
+        if spec.get("inputs") not in (None, []):  # [] is how the resolved config writes "none"
+            problems.add((*path, "inputs"), f"{with_article(spec['type'])} layer reads its column from the data "
+                                            "(`column:`) and takes no `inputs`; remove them")
+            return None
+        return []
     if given:
         inputs = spec["inputs"]
         inputs = [inputs] if isinstance(inputs, str) else inputs

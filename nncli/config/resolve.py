@@ -10,7 +10,7 @@ from typing import Any
 
 import pydantic
 
-from nncli.config.graph import resolve_layers
+from nncli.config.graph import embedded_columns, resolve_layers
 from nncli.config.locations import Locations, Path_
 from nncli.config.messages import show, translate
 from nncli.config.problems import Problems, lookup, validate_parameters, with_article
@@ -43,7 +43,7 @@ def build_config(raw: dict, where: Locations, base_dir: Path, default_name: str)
     optimizer = _named(raw.get("optimizer"), "optimizer", found.optimizers, problems, "adam")
     schedule = _named(raw.get("schedule"), "schedule", found.schedules, problems, "constant")
     if plain is not None and task is not None and metrics is not None and schedule is not None:
-        _cross_checks(plain, task, metrics, schedule, problems)
+        _cross_checks(plain, task, metrics, schedule, problems, layers or [])
     problems.raise_first()
     if plain is None or task is None or None in (layers, loss, metrics, optimizer, schedule):
         raise where.error((), "invalid config")  # unreachable: whatever failed has reported why
@@ -149,7 +149,8 @@ def _metrics(value: Any, task: str | None, registry: Registry, problems: Problem
     return names if task is not None and len(names) == len([value] if single else value) else None
 
 
-def _cross_checks(plain: RawConfig, task: str, metrics: list[str], schedule: dict, problems: Problems) -> None:
+def _cross_checks(plain: RawConfig, task: str, metrics: list[str], schedule: dict, problems: Problems,
+                  layers: list[dict]) -> None:
     data = plain.data
     has_valid = data is None or data.valid is not None  # without a data section, fit_arrays is given the rows
     if plain.training.class_weight is not None and task != "classification":
@@ -157,6 +158,7 @@ def _cross_checks(plain: RawConfig, task: str, metrics: list[str], schedule: dic
                                                    "data.weight")
     if data is not None:
         _check_columns(data, task, problems)
+        _check_embedded(data, layers, problems)
     early_stopping = plain.training.early_stopping
     if early_stopping is not None:
         _check_monitor(early_stopping.monitor, ("training", "early_stopping", "monitor"), metrics, has_valid,
@@ -182,6 +184,19 @@ def _check_columns(data: DataConfig, task: str, problems: Problems) -> None:
             if target in data.features:
                 problems.add(("data", "features"), f"lists the target {target!r}: features are the model's "
                                                    "inputs, the target is what it predicts")
+
+
+def _check_embedded(data: DataConfig, layers: list[dict], problems: Problems) -> None:
+    """An embedded column is a feature: not the target, not the weight column, listed in data.features if any."""
+    targets = [data.target] if isinstance(data.target, str) else data.target
+    for column, index in embedded_columns(layers).items():
+        path = ("layers", index, "column")
+        if column in targets:
+            problems.add(path, f"{column!r} is the target; an embedding takes a categorical feature column")
+        elif column == data.weight:
+            problems.add(path, f"{column!r} is the weight column (data.weight), not a feature")
+        elif isinstance(data.features, list) and column not in data.features:
+            problems.add(path, f"{column!r} is not a feature: add it to data.features")
 
 
 def _check_monitor(monitor: str, path: Path_, metrics: list[str], has_valid: bool, problems: Problems) -> None:

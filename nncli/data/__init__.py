@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ def _cell_settings(data: Any) -> dict[str, Any]:
 
 
 def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: str, dtype: Any,
-                  rows: FoldRows | None = None) -> Datasets:
+                  rows: FoldRows | None = None, embedded: Sequence[str] = ()) -> Datasets:
     """Read the CSV files of the config's `data` section, hold out the validation rows (first use of `rng`), fit
     and apply preprocessing: targets laid out as `encoding` (see `target_encoding_for`), arrays in `dtype`.
 
@@ -102,13 +103,15 @@ def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: s
 
     With `rows` (a cross-validation fold), only the rows at `rows.train` of the training file train (the
     validation part taken from them as configured) and the rows at `rows.test` are the test part, in place of
-    `data.test`; nothing is cached.
+    `data.test`; nothing is cached. The `embedded` columns (categorical features an embedding layer takes) come
+    as index arrays (`Split.indices`) instead of one-hot blocks.
     """
     dtype = np.dtype(dtype)
     targets = [data.target] if isinstance(data.target, str) else list(data.target)
     weight = getattr(data, "weight", _NO_WEIGHT)
     fraction = isinstance(data.valid, (int, float)) and not isinstance(data.valid, bool)
-    stored = None if rows is not None else _cache_key(data, dtype, rng, task, encoding, targets, fraction)
+    stored = None if rows is not None else _cache_key(data, dtype, rng, task, encoding, targets, fraction,
+                                                      list(embedded))
     if stored is not None:
         found = _load_cached(*stored, rng)
         if found is not None:
@@ -137,7 +140,7 @@ def load_datasets(data: Any, rng: np.random.Generator, *, task: str, encoding: s
     preprocessor, prepared = Preprocessor.fit_rows(
         frame, target=targets, features=data.features, categorical=data.categorical, scale=data.scale,
         missing=data.missing, task=task, target_encoding=encoding, source=train_name, dtype=dtype,
-        exclude=[] if weight is None else [weight], **cells)
+        exclude=[] if weight is None else [weight], embedded=embedded, **cells)
     weight_column = None if weight is None else frame[weight]
     del frame  # `prepared` shares its numeric columns; nothing else keeps the table alive
     parts: dict[str, _Part | None] = {"train": _part(preprocessor, prepared, dtype, weight_column, train_name)}
@@ -181,7 +184,7 @@ def _take_rows(columns: dict[str, Any], index: pd.Index, parts: list[np.ndarray]
 
 
 def _cache_key(data: Any, dtype: np.dtype, rng: np.random.Generator, task: str, encoding: str,
-               targets: list[str], fraction: bool) -> tuple[Path, dict[str, Any]] | None:
+               targets: list[str], fraction: bool, embedded: list[str]) -> tuple[Path, dict[str, Any]] | None:
     """Where the prepared datasets are cached and what they depend on; None when they are not cached."""
     target = cache.cache_path(Path(data.train), "datasets")
     if target is None:
@@ -199,7 +202,7 @@ def _cache_key(data: Any, dtype: np.dtype, rng: np.random.Generator, task: str, 
            "features": data.features, "categorical": data.categorical, "scale": data.scale, **_cell_settings(data),
            "dtype": dtype.name, "task": task, "encoding": encoding, "weight": getattr(data, "weight", _NO_WEIGHT),
            "rng": rng.bit_generator.state if fraction else None,  # the split draws from `rng`
-           "checks": _CHECKS}
+           "checks": _CHECKS, "embedded": embedded}
     return target, key
 
 
@@ -214,7 +217,8 @@ def _load_cached(target: Path, key: dict[str, Any], rng: np.random.Generator) ->
         parts = {part: None if part not in meta["parts"] else Split(
             arrays[f"{part}.features"], arrays[f"{part}.targets"],
             arrays[f"{part}.rows"] if f"{part}.rows" in arrays else np.arange(*meta["rows"][part], dtype=np.int64),
-            arrays.get(f"{part}.weights"))
+            arrays.get(f"{part}.weights"),
+            {name: arrays[f"{part}.index.{name}"] for name in preprocessor.embedded})
             for part in ("train", "valid", "test")}
         train = parts["train"]
         if train is None:  # every stored entry has its training part: this one is damaged
@@ -237,6 +241,7 @@ def _store_cached(target: Path, key: dict[str, Any], datasets: Datasets, rng: np
         if split is None:
             continue
         arrays.update({f"{part}.features": split.features, f"{part}.targets": split.targets})
+        arrays.update({f"{part}.index.{name}": index for name, index in split.indices.items()})
         if split.weights is not None:
             arrays[f"{part}.weights"] = split.weights
         labels = split.frame_rows
@@ -279,8 +284,7 @@ def _part(preprocessor: Preprocessor, prepared: PreparedRows, dtype: np.dtype, w
     split = _arrays(preprocessor, prepared.frame, dtype)
     if weight_column is not None:
         assert split.frame_rows is not None, "_arrays gives the file rows"
-        split = Split(split.features, split.targets, split.frame_rows,
-                      sample_weights(weight_column, split.frame_rows, source, dtype))
+        split = replace(split, weights=sample_weights(weight_column, split.frame_rows, source, dtype))
     return _Part(split, prepared.skipped_counts, prepared.warnings)
 
 
@@ -296,7 +300,7 @@ def _load_part(preprocessor: Preprocessor, frame: pd.DataFrame, name: str, dtype
 
 def _arrays(preprocessor: Preprocessor, prepared: pd.DataFrame, dtype: np.dtype) -> Split:
     return Split(preprocessor.features(prepared, dtype), preprocessor.targets(prepared, dtype),
-                 np.asarray(prepared.index, dtype=np.int64))
+                 np.asarray(prepared.index, dtype=np.int64), indices=preprocessor.indices(prepared))
 
 
 def _display(path: Any) -> str:

@@ -56,6 +56,32 @@ class MissingColumn(DataError):
         return f"column {self.name!r} not found in {self.file}{self.detail}"
 
 
+class EmbeddedColumnError(DataError):
+    """A column an embedding layer names cannot be embedded (not a feature, or not categorical)."""
+
+    def __init__(self, column: str, message: str, file: str | None):
+        super().__init__(message, file=file)
+        self.name = column
+
+
+def check_embedded(embedded: Sequence[str], frame: pd.DataFrame, features: list[str], categorical: list[str],
+                   listed: bool, source: str) -> None:
+    """Each embedded column is a categorical feature of the table: a MissingColumn or EmbeddedColumnError if not.
+
+    `listed`: data.categorical is a list (else auto: the non-numeric columns).
+    """
+    for name in embedded:
+        require_columns(frame, [name], source)
+        if name not in features:
+            raise EmbeddedColumnError(name, f"column {name!r} is not a feature column; features: "
+                                            f"{format_values(features)}", source)
+        if name not in categorical:
+            how = "add it to data.categorical" if listed else \
+                f"list it in data.categorical (e.g. categorical: [{name}]) to read its values as categories"
+            raise EmbeddedColumnError(name, f"column {name!r} is numeric, not categorical; an embedding takes a "
+                                            f"categorical column: {how}", source)
+
+
 def require_columns(frame: pd.DataFrame, names: Sequence[str], source: str) -> None:
     """Every name is a column of the frame; otherwise a MissingColumn naming it, the closest column name and the
     available ones."""

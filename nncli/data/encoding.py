@@ -83,10 +83,26 @@ class Slots:
                 + [f"{column}=<missing>"] * self.missing)
 
 
+def embedding_categories(slots: Slots) -> int:
+    """The categories an embedding of this column tells apart (its table has one more row, row 0): the frequent
+    ones, and `<missing>` under `missing: impute` (its own category, the table's last row)."""
+    return len(slots.categories) + slots.missing
+
+
+def embedding_rows(slots: Slots) -> np.ndarray:
+    """Each one-hot position's embedding row, indexed by position + 1 (so that -1, an ignored unseen category,
+    comes first): row 0 for unknown and infrequent categories, 1..K for the categories in vocabulary order, and
+    the last row for `<missing>` under `missing: impute`."""
+    rows = [0, *range(1, len(slots.categories) + 1)] + [0] * bool(slots.infrequent)
+    rows += [len(slots.categories) + 1] * slots.missing
+    return np.array(rows, dtype=np.intp)
+
+
 def slot_codes(cell: Factor, slots: Slots, unknown: str, column: str, index: pd.Index,
-               source: str | None) -> tuple[np.ndarray, str | None]:
+               source: str | None, embedded: bool = False) -> tuple[np.ndarray, str | None]:
     """Each row's position in the block (-1: an all-zero block), and a warning line when categories unseen in
-    training were ignored; an unseen category under `unknown: error` is a DataError naming it and its line."""
+    training were ignored; an unseen category under `unknown: error` is a DataError naming it and its line.
+    For an `embedded` column the messages name its embedding's row 0 instead of the one-hot encoding."""
     positions = pd.Index(list(slots.categories), dtype=object).get_indexer(cell.text)
     unseen = positions < 0
     if slots.infrequent:
@@ -102,19 +118,26 @@ def slot_codes(cell: Factor, slots: Slots, unknown: str, column: str, index: pd.
             known = list(slots.categories) + list(slots.infrequent)
             raise DataError(f"column {column!r}: unknown category {cell.shown(cell.codes[row])}; known: "
                             f"{format_values(known)} (set data.unknown_category: ignore to encode categories unseen "
-                            "in training as " + ("the infrequent column)" if slots.infrequent else "all zeros)"),
+                            f"in training as {_unknown_encoding(slots, embedded)})",
                             file=source, line=line_of(index, row))
-        warning = _unseen_warning(cell, per_row, unseen, slots, column, source)
+        warning = _unseen_warning(cell, per_row, unseen, slots, column, source, embedded)
         positions[unseen] = -1 if slots.infrequent_slot is None else slots.infrequent_slot
     return np.append(positions, missing_slot)[cell.codes], warning
 
 
+def _unknown_encoding(slots: Slots, embedded: bool) -> str:
+    """What an ignored unseen category becomes."""
+    if embedded:
+        return "the embedding's unknown row (row 0)"
+    return "the infrequent column" if slots.infrequent else "all zeros"
+
+
 def _unseen_warning(cell: Factor, per_row: np.ndarray, unseen: np.ndarray, slots: Slots, column: str,
-                    source: str | None) -> str:
+                    source: str | None, embedded: bool) -> str:
     count = int(per_row.sum())
     examples = [cell.shown(code) for code in np.flatnonzero(unseen)[:EXAMPLES]]
     more = ", ..." if unseen.sum() > EXAMPLES else ""
-    where = "the <infrequent> column" if slots.infrequent else "all zeros"
+    where = "the <infrequent> column" if slots.infrequent and not embedded else _unknown_encoding(slots, embedded)
     rows = "1 row holds a category" if count == 1 else f"{count} rows hold categories"
     prefix = f"{source}: " if source else ""
     return (f"{prefix}column {column!r}: {rows} not seen in training ({', '.join(examples)}{more}), encoded as "

@@ -26,6 +26,7 @@ from nncli.data.checks import (
     Factors,
     PreparedRows,
     as_labels,
+    check_embedded,
     handle_missing,
     nothing_left,
     read_cells,
@@ -40,13 +41,16 @@ from nncli.data.encoding import (
     Slots,
     check_classes,
     class_codes,
+    embedding_categories,
+    embedding_rows,
     slot_codes,
     split_frequent,
-    text_array,
     vocabulary,
 )
+from nncli.data.saved import saved_arrays, saved_settings
 from nncli.data.statistics import feature_statistics
 from nncli.errors import ConfigError, DataError
+from nncli.nn.graph import DATA_INPUT
 
 ENCODINGS = {"classification": ("binary", "onehot"), "regression": ("values",)}
 SCALES = ("standard", "minmax", "none")
@@ -72,7 +76,7 @@ class Preprocessor:
                  class_text: Sequence[str] | np.ndarray, classes_numeric: bool, task: str, target_encoding: str,
                  missing: str, scale: str, dtype: np.dtype | str = "float64",
                  infrequent: Mapping[str, Sequence[str]] | None = None, na_values: Sequence[str] = (),
-                 missing_target: str = "drop", unknown_category: str = "error"):
+                 missing_target: str = "drop", unknown_category: str = "error", embedded: Sequence[str] = ()):
         if task not in ENCODINGS or target_encoding not in ENCODINGS[task]:
             raise ValueError(f"task {task!r} does not take target encoding {target_encoding!r}")
         for setting, value, valid in (("scale", scale, SCALES), ("missing", missing, MISSING),
@@ -95,6 +99,7 @@ class Preprocessor:
         self.na_values, self._marks = [str(text) for text in na_values], Marks.of(na_values)
         self.missing_target, self.unknown_category = missing_target, unknown_category
         self.dtype = np.dtype(dtype)  # the network's: numbers must be finite in it
+        self.embedded = [name for name in self.categories if name in embedded]  # index arrays, not one-hot
         self._layout()
 
     def _layout(self) -> None:
@@ -104,6 +109,8 @@ class Preprocessor:
                        for name in self.categories}
         numeric_positions, self._onehot = [], []
         for name in self.feature_names:
+            if name in self.embedded:
+                continue
             if name in self.categories:
                 slots = self._slots[name]
                 self._onehot.append((name, len(self.input_names), slots.width))
@@ -118,10 +125,24 @@ class Preprocessor:
             for position in [self.feature_names.index(name)]]
 
     def feature_slices(self) -> dict[str, slice]:
-        """Each raw feature column's network inputs: its one scaled column, or its whole one-hot block."""
+        """Each raw feature column's columns of the feature matrix: its one scaled column, or its whole one-hot
+        block (an embedded column has none: its index array is its input)."""
         blocks = {name: slice(start, start + width) for name, start, width in self._onehot}
         blocks.update({name: slice(slot, slot + 1) for name, slot, *_ in self._numeric_columns})
-        return {name: blocks[name] for name in self.feature_names}
+        return {name: blocks[name] for name in self.feature_names if name in blocks}
+
+    def embedding_categories(self) -> dict[str, int]:
+        """Each embedded column's number of categories (its embedding table has one more row: row 0)."""
+        return {name: embedding_categories(self._slots[name]) for name in self.embedded}
+
+    def inputs(self, frame: pd.DataFrame, dtype: np.dtype | str) -> dict[str, np.ndarray]:
+        """The network's named inputs for a prepared frame: the feature matrix as `input`, and `indices`."""
+        return {DATA_INPUT: self.features(frame, dtype), **self.indices(frame)}
+
+    def indices(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        """Each embedded column's category index per row of a prepared frame (0: unknown or infrequent)."""
+        return {name: embedding_rows(self._slots[name])[np.asarray(frame[name].cat.codes, dtype=np.intp) + 1]
+                for name in self.embedded}
 
     # ----- fitting
 
@@ -139,6 +160,7 @@ class Preprocessor:
     @classmethod
     def fit_rows(cls, frame: pd.DataFrame, *, target: str | list[str], features: str | list[str],
                  categorical: str | list[str], scale: str, missing: str, task: str, target_encoding: str,
+                 embedded: Sequence[str] = (),
                  source: str, rows: np.ndarray | None = None, dtype: np.dtype | str = "float64",
                  na_values: Sequence[str] = (), missing_target: str = "drop", unknown_category: str = "error",
                  min_frequency: int = 1, exclude: Sequence[str] = ()) -> tuple[Preprocessor, PreparedRows]:
@@ -156,6 +178,7 @@ class Preprocessor:
         feature_names, unnamed = resolve_features(frame, targets + list(exclude), features, source)
         factors: Factors = {}
         categorical_names = resolve_categorical(frame, feature_names, categorical, rows, factors, marks)
+        check_embedded(embedded, frame, feature_names, categorical_names, not isinstance(categorical, str), source)
         numeric = [name for name in feature_names if name not in categorical_names]
         labels = categorical_names + (targets if task == "classification" else [])
         numeric_targets = targets if task == "regression" else []
@@ -180,7 +203,8 @@ class Preprocessor:
                      infrequent={name: pair[1] for name, pair in split.items()}, impute_values=impute, offset=offset,
                      divisor=divisor, target_names=targets, class_text=class_text, classes_numeric=classes_numeric,
                      task=task, target_encoding=target_encoding, missing=missing, scale=scale, dtype=dtype,
-                     na_values=na_values, missing_target=missing_target, unknown_category=unknown_category)
+                     na_values=na_values, missing_target=missing_target, unknown_category=unknown_category,
+                     embedded=embedded)
         fitted._check_size(len(index), source)
         prepared, _ = fitted._assemble(cells, index, source, with_targets=True)
         return fitted, PreparedRows(prepared, skipped, warnings)
@@ -234,7 +258,8 @@ class Preprocessor:
             cell = cells[name]
             if name in self.categories:
                 slots = self._slots[name]
-                codes, warning = slot_codes(as_labels(cell), slots, self.unknown_category, name, index, source)
+                codes, warning = slot_codes(as_labels(cell), slots, self.unknown_category, name, index, source,
+                                            name in self.embedded)
                 columns[name] = pd.Categorical.from_codes(codes, categories=pd.RangeIndex(slots.width))
                 warnings += [warning] if warning is not None else []
             elif self.missing == "impute" and isinstance(cell, np.ndarray) and np.isnan(cell).any():
@@ -347,42 +372,12 @@ class Preprocessor:
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Everything predict needs, as plain arrays (no objects) for model.npz; keys without the `meta.` prefix."""
-        arrays = {
-            "task": np.array(self.task), "target_encoding": np.array(self.target_encoding),
-            "missing": np.array(self.missing), "scale": np.array(self.scale),
-            "feature_names": text_array(self.feature_names),
-            "categorical": np.array([name in self.categories for name in self.feature_names], dtype=bool),
-            "impute_values": self.impute_values.copy(), "scale_offset": self.offset.copy(),
-            "scale_divisor": self.divisor.copy(), "target_names": text_array(self.target_names),
-            "classes": text_array(self.class_text), "classes_numeric": np.array(self.classes_numeric),
-            "dtype": np.array(self.dtype.name), "na_values": text_array(self.na_values),
-            "missing_target": np.array(self.missing_target), "unknown_category": np.array(self.unknown_category),
-        }
-        for name, values in self.categories.items():
-            arrays[f"categories.{name}"] = text_array(values)
-            if self.infrequent[name]:
-                arrays[f"infrequent.{name}"] = text_array(self.infrequent[name])
-        return arrays
+        return saved_arrays(self)
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Preprocessor:
-        """The preprocessor `to_arrays` saved (a KeyError names a missing entry); files from before na_values,
-        missing_target, unknown_category and min_frequency get those settings' defaults."""
-        names = [str(name) for name in arrays["feature_names"]]
-        is_categorical = np.asarray(arrays["categorical"], dtype=bool)
-        categorical = [name for name, flag in zip(names, is_categorical, strict=False) if flag]
-        categories = {name: [str(value) for value in arrays[f"categories.{name}"]] for name in categorical}
-        infrequent = {name: [str(value) for value in arrays.get(f"infrequent.{name}", [])] for name in categorical}
-        return cls(feature_names=names, categories=categories, infrequent=infrequent,
-                   impute_values=arrays["impute_values"], offset=arrays["scale_offset"],
-                   divisor=arrays["scale_divisor"], target_names=[str(name) for name in arrays["target_names"]],
-                   class_text=arrays["classes"], classes_numeric=bool(arrays["classes_numeric"]),
-                   task=str(arrays["task"]), target_encoding=str(arrays["target_encoding"]),
-                   missing=str(arrays["missing"]), scale=str(arrays["scale"]),
-                   dtype=str(arrays["dtype"]) if "dtype" in arrays else "float64",
-                   na_values=[str(text) for text in arrays.get("na_values", [])],
-                   missing_target=str(arrays.get("missing_target", "drop")),
-                   unknown_category=str(arrays.get("unknown_category", "error")))
+        """The preprocessor `to_arrays` saved (a KeyError names a missing entry); see `saved_settings`."""
+        return cls(**saved_settings(arrays))
 
 
 def _row_ranges(rows: int, parts: int) -> list[tuple[int, int]]:

@@ -7,6 +7,7 @@ the activation (and maps standardized targets back to their own units, with a `t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -27,24 +28,33 @@ class Model:
 
     `layer_specs` are resolved layer configs: `{"type", "name", "inputs", **parameters}`. A layer output used
     by several layers receives the sum of their gradients.
+
+    The data comes as named inputs (see `data_inputs`): `input`, the (rows, input_width) feature matrix, and for
+    each embedded column its index array (rows,) of 0..categories[column] (0: unknown or infrequent). A model
+    without embeddings also takes the feature matrix alone.
     """
 
     def __init__(self, layer_specs: list[dict[str, Any]], input_width: int, *, dtype: Any = np.float32,
-                 rng: np.random.Generator):
+                 rng: np.random.Generator, categories: Mapping[str, int] | None = None):
         self.dtype = np.dtype(dtype)
         self.input_width = input_width
+        self.categories = dict(categories or {})  # embedded column -> its number of categories
         self.specs = [dict(spec) for spec in layer_specs]
         self.names = [spec.get("name") or default_layer_name(spec["type"], i) for i, spec in enumerate(self.specs)]
+        self.data_names = [DATA_INPUT]  # the named data inputs; data input k is layer input index -1 - k
         self.layers: list[Layer] = []
-        self.inputs: list[list[int]] = []  # per layer, indices of its input layers; -1 is the data
+        self.inputs: list[list[int]] = []  # per layer, indices of its input layers; negative: a data input
         self.widths: list[int] = []
         index_of = {DATA_INPUT: -1}
         for index, spec in enumerate(self.specs):
             previous = self.names[index - 1] if index else DATA_INPUT
-            input_indices = [index_of[name] for name in spec.get("inputs", [previous])]
-            layer = LAYERS.get(spec["type"]).from_config(
-                {key: value for key, value in spec.items() if key not in GRAPH_KEYS})
-            input_widths = [input_width if j < 0 else self.widths[j] for j in input_indices]
+            cls = LAYERS.get(spec["type"])
+            if getattr(cls, "reads_column", False):
+                input_indices = [self._column_input(spec["column"], index)]
+            else:
+                input_indices = [index_of[name] for name in spec.get("inputs", [previous])]
+            layer = cls.from_config({key: value for key, value in spec.items() if key not in GRAPH_KEYS})
+            input_widths = [self._data_width(j) if j < 0 else self.widths[j] for j in input_indices]
             try:
                 width = layer.build(input_widths, rng, self.dtype)
             except CoreError as error:
@@ -61,6 +71,30 @@ class Model:
         self._pack_parameters()
         self.parameters = [(f"layers.{i}.{key}", layer.params[key], layer.grads[key])
                            for i, layer in enumerate(self.layers) for key in layer.params]
+
+    def _column_input(self, column: str, layer: int) -> int:
+        """The data input index of an embedded column's index array, added on first use."""
+        if column not in self.categories:
+            raise CoreError(f"column {column!r} has no category count: the model was given "
+                            f"{sorted(self.categories) or 'none'}", layer=layer)
+        if column in self.data_names:
+            raise CoreError(f"column {column!r} is embedded twice", layer=layer)
+        self.data_names.append(column)
+        return -len(self.data_names)
+
+    def _data_width(self, j: int) -> int:
+        """The width of data input `j` (< 0): the feature matrix's, or an embedding table's rows."""
+        name = self.data_names[-1 - j]
+        return self.input_width if name == DATA_INPUT else self.categories[name] + 1
+
+    def data_inputs(self, x: np.ndarray | Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        """The data inputs in `data_names` order, from the feature matrix alone or a mapping of named inputs."""
+        if isinstance(x, np.ndarray):
+            x = {DATA_INPUT: x}
+        missing = [name for name in self.data_names if name not in x]
+        if missing:
+            raise CoreError(f"the data lacks the inputs {missing}: the model takes {self.data_names}")
+        return [x[name] for name in self.data_names]
 
     def _pack_parameters(self) -> None:
         """Make every parameter and gradient a view into one flat array each.
@@ -85,14 +119,17 @@ class Model:
     def output_width(self) -> int:
         return self.widths[-1]
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """The logits for a batch: the output layer's output before `output_activation`.
+    def forward(self, x: np.ndarray | Mapping[str, np.ndarray], training: bool = False) -> np.ndarray:
+        """The logits for a batch (the feature matrix, or named inputs): the output layer's output before
+        `output_activation`.
 
         The array may be a reused buffer: copy it to keep it past the next call.
         """
+        data = self.data_inputs(x)
         outputs: list[np.ndarray] = []  # a layer's inputs come before it
         for index, layer in enumerate(self.layers):
-            outputs.append(layer.forward([x if j < 0 else outputs[j] for j in self.inputs[index]], training))
+            outputs.append(layer.forward([data[-1 - j] if j < 0 else outputs[j] for j in self.inputs[index]],
+                                         training))
         return outputs[-1]
 
     def backward(self, grad_logits: np.ndarray) -> None:
@@ -117,13 +154,17 @@ class Model:
                     grads[j] = np.add(earlier, input_grad, out=self.layers[j].buffer("grad_sum", input_grad.shape))
                     summed.add(j)
 
-    def predict(self, x: np.ndarray, batch_size: int = EVALUATION_BATCH) -> np.ndarray:
-        """Evaluation-mode outputs for all rows (the output activation applied, in the targets' own units)."""
-        x = np.asarray(x, dtype=self.dtype)
-        result = np.empty((x.shape[0], self.output_width), dtype=self.dtype)
+    def predict(self, x: np.ndarray | Mapping[str, np.ndarray], batch_size: int = EVALUATION_BATCH) -> np.ndarray:
+        """Evaluation-mode outputs for all rows of the feature matrix or named inputs (the output activation
+        applied, in the targets' own units)."""
+        data = self.data_inputs(x if isinstance(x, Mapping) else np.asarray(x, dtype=self.dtype))
+        data[0] = np.asarray(data[0], dtype=self.dtype)
+        rows = data[0].shape[0]
+        result = np.empty((rows, self.output_width), dtype=self.dtype)
         activation = self.output_activation
-        for start in range(0, x.shape[0], batch_size):
-            logits = self.forward(x[start:start + batch_size], training=False)
+        for start in range(0, rows, batch_size):
+            batch = {name: array[start:start + batch_size] for name, array in zip(self.data_names, data, strict=True)}
+            logits = self.forward(batch, training=False)
             if not activation.is_identity:
                 logits = activation.forward(logits, out=self._buffers.like("outputs", logits))
             result[start:start + batch_size] = logits
@@ -157,10 +198,16 @@ class Model:
         """One row per layer for a Keras-like summary."""
         names = self.names
         return [{"name": names[i], "type": spec["type"],
-                 "inputs": [DATA_INPUT if j < 0 else names[j] for j in self.inputs[i]],
+                 "inputs": [self.data_names[-1 - j] if j < 0 else names[j] for j in self.inputs[i]],
                  "output_shape": f"(None, {self.widths[i]})",
                  "params": int(sum(p.size for p in self.layers[i].params.values()))}
                 for i, spec in enumerate(self.specs)]
+
+    def embeddings(self) -> list[dict[str, Any]]:
+        """One row per embedding layer: its name, column, categories, dim and parameters ((categories + 1) × dim)."""
+        return [{"name": self.names[i], "column": spec["column"], "categories": self.categories[spec["column"]],
+                 "dim": spec["dim"], "parameters": int(self.layers[i].params["weight"].size)}
+                for i, spec in enumerate(self.specs) if getattr(self.layers[i], "reads_column", False)]
 
     def parameter_count(self) -> int:
         return int(sum(param.size for _, param, _ in self.parameters))
