@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -104,36 +103,33 @@ def test_regression_uses_r2(tmp_path):
     assert report["features"][0]["feature"] == "x4"  # Friedman #1: 10 x4 is the largest single term
 
 
-def test_twenty_columns_five_repeats_ten_thousand_rows_in_seconds(tmp_path):
+def test_twenty_columns_five_repeats_cost_101_whole_passes_and_no_preparing_again(tmp_path, monkeypatch):
+    """The baseline, then 20 columns x 5 shuffles: 101 passes of the network over all rows at once, and no
+    reading or preparing of the data again (its cost is then the network's, measured in benchmarks/)."""
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame(rng.normal(size=(10000, 20)), columns=[f"x{i}" for i in range(20)])
-    frame["y"] = frame["x0"] * 3 + frame["x1"] + rng.normal(size=10000) * 0.1
+    frame = pd.DataFrame(rng.normal(size=(2000, 20)), columns=[f"x{i}" for i in range(20)])
+    frame["y"] = frame["x0"] * 3 + frame["x1"] + rng.normal(size=2000) * 0.1
     frame.to_csv(tmp_path / "data.csv", index=False)
     (tmp_path / "config.yaml").write_text(
-        "name: wide\ndata: {train: data.csv, target: y, valid: 0.1}\n"
+        "name: wide\ndata: {train: data.csv, target: y, valid: null}\n"
         "layers:\n  - {type: dense, units: 64, activation: relu}\n  - {type: dense, units: 32, activation: relu}\n"
         "  - {type: dense, units: 1}\nloss: mse\noptimizer: {type: adam, lr: 0.01}\n"
         "training: {epochs: 2, batch_size: 256}\n")
     api.train(tmp_path / "config.yaml", out=tmp_path / "run")
     trained = api.load_model(tmp_path / "run")
-    split = api.check(tmp_path / "config.yaml").datasets.train
-    from nncli.split import Split
-
-    data = Split(np.concatenate([split.features, split.features[:10000 - split.rows]]),
-                 np.concatenate([split.targets, split.targets[:10000 - split.rows]]))
+    data = api.check(tmp_path / "config.yaml").datasets.train
     passes = []
-    for _ in range(3):
-        start = time.perf_counter()
-        trained.predict_arrays(data.features)
-        passes.append(time.perf_counter() - start)
-    one_pass = float(np.median(passes))
-    start = time.perf_counter()
+    predict = trained.predict_arrays
+
+    def counted(inputs):
+        passes.append(len(next(iter(inputs.values())) if isinstance(inputs, dict) else inputs))
+        return predict(inputs)
+
+    monkeypatch.setattr(trained, "predict_arrays", counted)
+    for method in ("prepare", "prepare_rows"):
+        monkeypatch.setattr(type(trained.preprocessor), method, lambda *args, **kwargs: pytest.fail("prepared"))
     report = permutation_importance(trained, data, repeats=5)
-    seconds = time.perf_counter() - start
-    # 101 passes of the network (the baseline, then 20 columns x 5) and little else: no per-row work and no
-    # preparing the data again. On an idle 2-core machine that is about a second; measured against one pass
-    # so that a loaded machine does not fail the test.
-    assert seconds < 101 * one_pass * 2 + 1, f"{seconds:.2f}s for 101 passes of {one_pass:.4f}s"
+    assert passes == [2000] * 101
     assert [row["feature"] for row in report["features"][:2]] == ["x0", "x1"]
     assert report["baseline"] == pytest.approx(compute_metrics(["r2"], data.targets,
                                                                trained.predict_arrays(data.features))["r2"])
