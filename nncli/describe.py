@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nncli.data.cells import format_values
 from nncli.data.profile import Profile, profile_frame
 from nncli.data.reading import read_table_and_delimiter
 from nncli.data.sources import COMPRESSIONS, PARQUET_SUFFIX, display_name, is_parquet, is_stdin
-from nncli.errors import DataError
+from nncli.errors import DataError, format_values
 from nncli.metrics import json_ready
 from nncli.registry import closest
 

@@ -5,8 +5,10 @@ file; or, where the input is fine, it just works."""
 import time
 
 from nncli.config.yamlio import read_yaml
+from nncli.errors import MESSAGE_LIMIT, DataError
 from tests import test_errors as errors
-from tests.test_hostile_data import bounded
+from tests.test_errors import fails, replaced, with_config
+from tests.test_hostile_data import bounded, with_cell
 
 # The fixtures of test_errors: a working directory with a config, its data and a trained run.
 trained = errors.trained
@@ -23,3 +25,29 @@ def test_a_wide_merge_key_is_read_in_linear_time():
     assert len(data["base"]) == keys and data["base"]["k7999"] == 7999
     assert where.marks[("base", "k7999")][1].line == 1
     assert time.perf_counter() - started < 10
+
+
+# --- messages stay one short paragraph whatever the input repeats -------------------------------------------
+
+def test_a_long_cell_is_cut_short_in_the_message(project):
+    with_cell(5, 2, "a" * 200_000)
+    message = fails("train", "config.yaml")
+    assert message == ("error: data/train.csv:5: column 'y': expected a number, got '" + "a" * 100
+                       + "'... (200000 characters) (the column is numeric)\n")
+
+
+def test_a_long_config_value_is_cut_short_in_the_message(project):
+    with_config(replaced("loss: binary_crossentropy", "loss: " + "x" * 500_000))
+    message = fails("check", "config.yaml")
+    assert message.startswith("error: config.yaml:11: loss: unknown loss '" + "x" * 100 + "'... (500000 characters);")
+    assert len(message) < 400
+
+
+def test_a_line_break_in_a_file_name_stays_in_one_line(project):
+    with_config(replaced("train: data/train.csv", 'train: "data/tr\\nain\\u202e.csv"'))
+    fails("check", "config.yaml", expect=("error: data/tr\\nain\\u202e.csv: file not found\n",))
+
+
+def test_every_message_is_capped():
+    text = str(DataError("z" * 10**6, file="f.csv", line=3))
+    assert len(text) < MESSAGE_LIMIT + 100 and text.startswith("f.csv:3: zzz") and "characters left out" in text

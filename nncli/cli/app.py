@@ -66,7 +66,7 @@ def user_errors(debug: bool) -> Iterator[None]:
 
     Without `--debug`, Python warnings are not shown either: what matters reaches the user as an error.
     """
-    from nncli.errors import NncliError
+    from nncli.errors import NncliError, one_paragraph
 
     try:
         with warnings.catch_warnings():
@@ -97,7 +97,7 @@ def user_errors(debug: bool) -> Iterator[None]:
     except Exception as error:  # a bug or an environment failure: short message, exit 1
         if debug:
             raise
-        message = " ".join(f"{type(error).__name__}: {error}".split())
+        message = one_paragraph(" ".join(f"{type(error).__name__}: {error}".split()))
         typer.echo(f"error: {message} (run again with --debug for the traceback)", err=True)
         raise typer.Exit(1) from None
 

@@ -6,17 +6,16 @@ the slow per-value work runs on the distinct values only, never per row.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from nncli.errors import quoted
+
 # Integral floats below this print without a decimal point ("3", not "3.0"); above it they lose precision.
 _EXACT_INTEGERS = 2.0**53
-# What repr escapes in text: C0 and C1 control characters, DEL and the Unicode line and paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def line_of(index: pd.Index, position: int) -> int | None:
@@ -47,22 +46,6 @@ def number_text(numbers: np.ndarray) -> np.ndarray:
         whole = np.where(integral, numbers, 0.0).astype(np.int64).astype(str)
         text = np.where(integral, whole, text)
     return text
-
-
-def escaped(text: object) -> str:
-    """Text for a message: control characters (a NUL, a tab, a line break) written as repr writes them (`\\x00`)."""
-    return _CONTROL.sub(lambda match: repr(match[0])[1:-1], str(text))
-
-
-def quoted(text: object) -> str:
-    """Text for a message in quotes, control characters escaped: `'0.571\\x00'`."""
-    return repr(str(text))
-
-
-def format_values(values: list, limit: int = 20) -> str:
-    """`a, b, c` (shortened after `limit` values, control characters escaped) for error messages."""
-    shown = ", ".join(escaped(value) for value in values[:limit])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
 def short_number(number: float, digits: int | None = None) -> str:

@@ -14,13 +14,12 @@ from nncli.data.cells import (
     Factor,
     Marks,
     factor,
-    format_values,
     is_number_column,
     line_of,
     numeric_cells,
 )
 from nncli.data.profile import ID_MIN_ROWS, is_id_like, is_index_like, is_unnamed, kind_warning
-from nncli.errors import ConfigError, DataError
+from nncli.errors import ConfigError, DataError, format_values
 from nncli.registry import closest
 
 Cells = dict[str, "np.ndarray | Factor"]  # a numeric column as floats (NaN = missing), a label column as a Factor

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nncli.data.cells import Factor, format_values, line_of, sort_labels
-from nncli.errors import DataError
+from nncli.data.cells import Factor, line_of, sort_labels
+from nncli.errors import DataError, format_values
 
 UNKNOWN_CATEGORY = ("error", "ignore")
 EXAMPLES = 3  # unseen categories a warning names

@@ -32,9 +32,9 @@ import pandas as pd
 
 from nncli.data import cache, sources
 from nncli.data.blocks import memory_quarter, parse_blocks
-from nncli.data.cells import Options, format_values, size_text
+from nncli.data.cells import Options, size_text
 from nncli.data.records import scan_records
-from nncli.errors import DataError
+from nncli.errors import DataError, format_values
 from nncli.registry import closest
 
 DELIMITERS = ",;\t|"
