@@ -324,7 +324,7 @@ def test_named_layers_and_merges():
      "config.yaml:5: layers[2].inputs[1]: 'rigth' is not 'input' (the data) or the name of an earlier layer; did "
      "you mean 'right'? valid: input, left, right"),
     ("inputs: [input]", "inputs: [concat_2]",
-     "config.yaml:4: layers[1].inputs[0]: 'concat_2' is not 'input' (the data) or the name of an earlier layer "
+     "config.yaml:4: layers[1].inputs[0]: 'concat_2' is not 'input' (the data) or the name of an earlier layer; "
      "valid: input, left"),
     ("inputs: [left, right]", "inputs: [left]",
      "config.yaml:5: layers[2].inputs: a concat layer joins several inputs: list at least 2 in `inputs`, got "

@@ -4,8 +4,11 @@ file; or, where the input is fine, it just works."""
 
 import time
 
+import pytest
+
+from nncli.config import config_from_dict
 from nncli.config.yamlio import read_yaml
-from nncli.errors import MESSAGE_LIMIT, DataError
+from nncli.errors import MESSAGE_LIMIT, ConfigError, DataError
 from tests import test_errors as errors
 from tests.test_errors import fails, replaced, with_config
 from tests.test_hostile_data import bounded, with_cell
@@ -51,3 +54,17 @@ def test_a_line_break_in_a_file_name_stays_in_one_line(project):
 def test_every_message_is_capped():
     text = str(DataError("z" * 10**6, file="f.csv", line=3))
     assert len(text) < MESSAGE_LIMIT + 100 and text.startswith("f.csv:3: zzz") and "characters left out" in text
+
+
+def test_a_long_network_is_checked_in_linear_time():
+    layers = [{"type": "dense", "units": 1} for _ in range(6000)]  # name and input checks once scanned every layer
+    raw = {"data": {"train": "x.csv", "target": "y"}, "layers": layers, "loss": "mse"}
+    started = time.perf_counter()
+    assert len(bounded(lambda: config_from_dict(raw), 30).layers) == 6000
+    assert time.perf_counter() - started < 4
+    layers[-1]["inputs"] = ["nope"]
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict(raw)
+    assert str(caught.value).startswith("<dict>: layers[5999].inputs[0]: 'nope' is not 'input' (the data) or the "
+                                        "name of an earlier layer; valid: input, dense_0, dense_1,")
+    assert str(caught.value).endswith(", dense_18, ... (6000 in all)")
