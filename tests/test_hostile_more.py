@@ -3,7 +3,9 @@ paragraph (exit 2) naming the file and the line, column or field, in bounded tim
 file; or, where the input is fine, it just works."""
 
 import time
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from nncli.config import config_from_dict
@@ -68,3 +70,30 @@ def test_a_long_network_is_checked_in_linear_time():
     assert str(caught.value).startswith("<dict>: layers[5999].inputs[0]: 'nope' is not 'input' (the data) or the "
                                         "name of an earlier layer; valid: input, dense_0, dense_1,")
     assert str(caught.value).endswith(", dense_18, ... (6000 in all)")
+
+
+# --- data files ----------------------------------------------------------------------------------------------
+
+def test_a_header_of_too_many_columns_is_refused_at_once(project):
+    Path("wide.csv").write_text("," * 100_000 + "\n" + "," * 100_000 + "\n")  # 200 KB: took minutes to parse
+    started = time.perf_counter()
+    fails("predict", "run", "wide.csv", expect=("error: wide.csv:1: the header has 100001 columns; nncli reads at "
+                                                "most 10000\n",))
+    assert time.perf_counter() - started < 5
+
+
+def test_a_column_name_too_long_for_the_model_file_is_refused(project):
+    # feature names are stored as one text array as wide as the longest name: 9000 names x 1 MB would be 36 GB
+    Path("long.csv").write_text("n" * 1001 + ",x,y,colour,label\n1,1,2,red,a\n")
+    fails("eval", "run", "long.csv", expect=("error: long.csv:1: the name of column 1 has 1001 characters; column "
+                                             "names have at most 1000\n",))
+
+
+def test_a_parquet_file_is_held_to_the_same_column_limits(project):
+    pytest.importorskip("pyarrow")
+    pd.DataFrame({f"c{i}": [1] for i in range(10_001)}).to_parquet("wide.parquet")
+    fails("predict", "run", "wide.parquet", expect=("error: wide.parquet: the table has 10001 columns; nncli "
+                                                    "reads at most 10000\n",))
+    pd.DataFrame({"x": [1], "n" * 1001: [2]}).to_parquet("long.parquet")
+    fails("inspect", "long.parquet", expect=("error: long.parquet: the name of column 2 has 1001 characters; "
+                                             "column names have at most 1000\n",))

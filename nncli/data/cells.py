@@ -6,7 +6,7 @@ the slow per-value work runs on the distinct values only, never per row.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +14,10 @@ import pandas as pd
 
 from nncli.errors import quoted
 
+MAX_LABEL_CHARS = 1000
+"""The longest column name, category or class label: model.npz holds them in arrays as wide as the longest."""
+# Parsing and preparing cost about a millisecond per column: a header of 500000 empty names took minutes.
+MAX_COLUMNS = 10_000
 # Integral floats below this print without a decimal point ("3", not "3.0"); above it they lose precision.
 _EXACT_INTEGERS = 2.0**53
 
@@ -46,6 +50,17 @@ def number_text(numbers: np.ndarray) -> np.ndarray:
         whole = np.where(integral, numbers, 0.0).astype(np.int64).astype(str)
         text = np.where(integral, whole, text)
     return text
+
+
+def column_names_problem(names: Sequence[str], holder: str) -> str | None:
+    """Why a table's column names are refused (too many, or one too long for model.npz), or None if they fit."""
+    if len(names) > MAX_COLUMNS:
+        return f"the {holder} has {len(names)} columns; nncli reads at most {MAX_COLUMNS}"
+    for number, column in enumerate(names, start=1):
+        if len(column) > MAX_LABEL_CHARS:
+            return (f"the name of column {number} has {len(column)} characters; column names have at most "
+                    f"{MAX_LABEL_CHARS}")
+    return None
 
 
 def short_number(number: float, digits: int | None = None) -> str:

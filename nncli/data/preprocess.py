@@ -111,10 +111,10 @@ class Preprocessor:
                 numeric_positions.append(len(self.input_names))
                 self.input_names.append(name)
         self.input_width = len(self.input_names)
+        position_of = {name: position for position, name in enumerate(self.feature_names)}
         self._numeric_columns = [
-            (name, slot, float(self.offset[position]), float(self.divisor[position]))
-            for slot, name in zip(numeric_positions, self._numeric, strict=False)
-            for position in [self.feature_names.index(name)]]
+            (name, slot, float(self.offset[position_of[name]]), float(self.divisor[position_of[name]]))
+            for slot, name in zip(numeric_positions, self._numeric, strict=False)]
 
     def feature_slices(self) -> dict[str, slice]:
         """Each raw feature column's network inputs: its one scaled column, or its whole one-hot block."""

@@ -32,7 +32,7 @@ import pandas as pd
 
 from nncli.data import cache, sources
 from nncli.data.blocks import memory_quarter, parse_blocks
-from nncli.data.cells import Options, size_text
+from nncli.data.cells import Options, column_names_problem, size_text
 from nncli.data.records import scan_records
 from nncli.errors import DataError, format_values
 from nncli.registry import closest
@@ -286,6 +286,9 @@ def _encoding_error(raw: bytes, position: int, name: str, sep: str, header: list
 
 
 def _check_header(header: list[str], name: str) -> None:
+    problem = column_names_problem(header, "header")
+    if problem is not None:
+        raise DataError(problem, file=name, line=1)
     seen: dict[str, int] = {}
     for number, column in enumerate(header, start=1):
         if column and column in seen:
