@@ -10,6 +10,8 @@ import pytest
 
 from nncli.config import config_from_dict
 from nncli.config.yamlio import read_yaml
+from nncli.data import cache
+from nncli.data.cells import MAX_LABEL_CHARS, Marks, factor
 from nncli.errors import MESSAGE_LIMIT, ConfigError, DataError
 from tests import test_errors as errors
 from tests.test_errors import fails, replaced, with_config
@@ -97,3 +99,31 @@ def test_a_parquet_file_is_held_to_the_same_column_limits(project):
     pd.DataFrame({"x": [1], "n" * 1001: [2]}).to_parquet("long.parquet")
     fails("inspect", "long.parquet", expect=("error: long.parquet: the name of column 2 has 1001 characters; "
                                              "column names have at most 1000\n",))
+
+
+def test_a_long_cell_never_sizes_a_text_array():
+    # numpy text arrays are as wide as their longest value: 1000 short values and one of 10 MB were 40 GB
+    series = pd.Series([f"v{i}" for i in range(1000)] + ["w" * 10_000_000], dtype="str")
+    cells = factor(series)
+    assert cells.text.nbytes <= 1001 * (MAX_LABEL_CHARS + 1) * 4
+    assert cells.first_too_long() == 1000 and len(cells.raw[1000]) == 10_000_000
+    assert cache._frame_arrays(pd.DataFrame({"a": series})) is None  # not cached rather than 40 GB
+
+
+@pytest.mark.parametrize("column, name", [(3, "colour"), (4, "label")])
+def test_a_category_or_class_label_too_long_is_refused_at_its_line(project, column, name):
+    with_cell(6, column, "q" * 5000)
+    fails("train", "config.yaml", expect=(f"error: data/train.csv:6: column '{name}': a value of 5000 characters; "
+                                          "categories and class labels have at most 1000",))
+
+
+def test_a_category_too_long_is_refused_by_predict_at_its_line(project):
+    with_cell(6, 3, "q" * 5000)
+    fails("predict", "run", "data/train.csv", expect=("error: data/train.csv:6: column 'colour': a value of 5000 "
+                                                      "characters; categories and class labels have at most 1000",))
+
+
+def test_a_long_missing_mark_still_matches_its_whole_cell():
+    mark = "m" * 2000
+    cells = factor(pd.Series(["a", mark, "m" * 1999 + "n"], dtype=object), marks=Marks.of([mark]))
+    assert cells.codes.tolist() == [0, -1, 2] and cells.first_too_long() == 2

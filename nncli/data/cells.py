@@ -96,6 +96,13 @@ class Factor:
         """Per-row float values: NaN where the cell is missing or not a number."""
         return np.append(self.numbers, np.nan)[self.codes]
 
+    def first_too_long(self) -> int | None:
+        """Row position of the first cell longer than MAX_LABEL_CHARS (too long for a category or a label)."""
+        if self.raw is None or not len(self.text) or np.char.str_len(self.text).max() <= MAX_LABEL_CHARS:
+            return None
+        too_long = np.append(np.char.str_len(self.text) > MAX_LABEL_CHARS, False)
+        return first_true(too_long[self.codes])
+
     def numeric_share(self) -> tuple[int, int]:
         """(cells that are numbers, non-missing cells)."""
         present = self.codes >= 0
@@ -143,11 +150,16 @@ def factor(series: pd.Series, rows: np.ndarray | None = None, marks: Marks = NO_
         numbers = np.asarray(uniques, dtype=np.float64)
         return _unmarked(Factor(codes, number_text(numbers), numbers), marks.number_mask(numbers))
     objects = np.asarray(uniques, dtype=object)
-    text = np.array([str(value) for value in objects], dtype=str) if len(objects) else np.array([], dtype=str)
+    # A numpy text array is as wide as its longest value: a long cell (20 MB) is kept cut, one character past
+    # the limit, so `first_too_long` still sees it; `raw` keeps it whole.
+    text = np.array([str(value)[:MAX_LABEL_CHARS + 1] for value in objects], dtype=str) if len(objects) else \
+        np.array([], dtype=str)
     numbers = pd.to_numeric(pd.Series(objects, dtype=object), errors="coerce").to_numpy(np.float64, copy=True)
     is_bool = np.fromiter((isinstance(value, (bool, np.bool_)) for value in objects), bool, len(objects))
     numbers[is_bool] = np.nan
-    marked = (np.isin(text, list(marks.texts)) | marks.number_mask(numbers)) if marks else None
+    # compared whole, not as the cut text: a mark of any length still matches its cell exactly
+    marked = (pd.Series(objects, dtype=object).astype(str).isin(marks.texts).to_numpy()
+              | marks.number_mask(numbers)) if marks else None
     parsed = ~np.isnan(numbers)
     if parsed.any():
         text = np.where(parsed, number_text(numbers), text)

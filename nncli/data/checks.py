@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from nncli.data.cells import (
+    MAX_LABEL_CHARS,
     NO_MARKS,
     BadCell,
     Factor,
@@ -165,6 +166,12 @@ def read_cells(frame: pd.DataFrame, numeric: list[str], labels: list[str], sourc
     for name in labels:
         known = (factors or {}).get(name)
         cells[name] = factor(frame[name], rows, marks) if known is None else known
+        position = cells[name].first_too_long()
+        if position is not None:
+            raise DataError(f"column {name!r}: a value of {len(str(cells[name].raw[cells[name].codes[position]]))} "
+                            f"characters; categories and class labels have at most {MAX_LABEL_CHARS} (a column of free "
+                            "text cannot be a category or a class)", file=source,
+                            line=line_of(index, position))
     return cells, index
 
 
