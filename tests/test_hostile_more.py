@@ -10,11 +10,11 @@ import pytest
 
 from nncli.config import config_from_dict
 from nncli.config.yamlio import read_yaml
-from nncli.data import cache
+from nncli.data import cache, preprocess
 from nncli.data.cells import MAX_LABEL_CHARS, Marks, factor
 from nncli.errors import MESSAGE_LIMIT, ConfigError, DataError
 from tests import test_errors as errors
-from tests.test_errors import fails, replaced, with_config
+from tests.test_errors import fails, replaced, table, with_config
 from tests.test_hostile_data import bounded, with_cell
 
 # The fixtures of test_errors: a working directory with a config, its data and a trained run.
@@ -127,3 +127,17 @@ def test_a_long_missing_mark_still_matches_its_whole_cell():
     mark = "m" * 2000
     cells = factor(pd.Series(["a", mark, "m" * 1999 + "n"], dtype=object), marks=Marks.of([mark]))
     assert cells.codes.tolist() == [0, -1, 2] and cells.first_too_long() == 2
+
+
+def test_a_one_hot_target_over_the_memory_limit_is_refused(project, monkeypatch):
+    # a target with a class per row made a rows x rows matrix: a bare MemoryError (exit 1), or all the memory
+    monkeypatch.setattr(preprocess, "MAX_FEATURE_BYTES", 100_000)
+    frame = table(400)
+    frame["label"] = [f"c{i}" for i in range(len(frame))]
+    frame.to_csv("data/train.csv", index=False)
+    with_config(replaced("units: 1, activation: sigmoid", "units: 300, activation: softmax").replace(
+        "loss: binary_crossentropy", "loss: categorical_crossentropy").replace("valid: 0.25", "valid: null"))
+    fails("check", "config.yaml", expect=(
+        "error: data/train.csv: column 'label': its 400 classes make the one-hot target matrix 400 rows x 400 "
+        "columns of float32: 625 KiB, over the limit of 97.7 KiB; is it a number to predict? then use a regression "
+        "loss such as mse\n",))

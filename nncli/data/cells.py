@@ -174,6 +174,12 @@ def _unmarked(cells: Factor, marked: np.ndarray | None) -> Factor:
     return Factor(codes, cells.text, cells.numbers, cells.raw)
 
 
+def float_column(column: pd.Series) -> np.ndarray:
+    """A numeric column as an array of floats, without a copy when it holds floats already."""
+    values = column.to_numpy()
+    return values if values.dtype.kind == "f" else column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def canonical_text(texts: np.ndarray) -> np.ndarray:
     """Texts as `factor` compares them: those that read as numbers in canonical form ("6.0" -> "6")."""
     texts = np.asarray(texts, dtype=str)
