@@ -217,7 +217,7 @@ def test_anchors_and_merge_keys():
     ("  target: label\n", "  target: label\n  valid: 1.5\n",
      "config.yaml:5: data.valid: must be a fraction in (0, 1), a CSV file path or null, got 1.5"),
     ("  target: label\n", "  target: label\n  delimiter: ab\n",
-     "config.yaml:5: data.delimiter: must be auto or a single character (a tab is \"\\t\", quoted), got 'ab'"),
+     "config.yaml:5: data.delimiter: must be auto or a single ASCII character (a tab is \"\\t\", quoted), got 'ab'"),
     ("  target: label\n", "  target: label\n  missing: fill\n",
      "config.yaml:5: data.missing: must be one of: error, drop, impute, got 'fill'"),
     ("target: label", "target: [a, b]",

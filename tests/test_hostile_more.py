@@ -10,7 +10,7 @@ import pytest
 
 from nncli.config import config_from_dict
 from nncli.config.yamlio import read_yaml
-from nncli.data import cache, preprocess
+from nncli.data import cache, preprocess, read_table
 from nncli.data.cells import MAX_LABEL_CHARS, Marks, factor
 from nncli.errors import MESSAGE_LIMIT, ConfigError, DataError
 from tests import test_errors as errors
@@ -141,3 +141,16 @@ def test_a_one_hot_target_over_the_memory_limit_is_refused(project, monkeypatch)
         "error: data/train.csv: column 'label': its 400 classes make the one-hot target matrix 400 rows x 400 "
         "columns of float32: 625 KiB, over the limit of 97.7 KiB; is it a number to predict? then use a regression "
         "loss such as mse\n",))
+
+
+def test_a_delimiter_pandas_cannot_split_on_is_a_config_error(project):
+    with_config(replaced("valid: 0.25", 'valid: 0.25\n  delimiter: "é"'))
+    fails("check", "config.yaml", expect=("error: config.yaml:7: data.delimiter: must be auto or a single ASCII "
+                                          "character (a tab is \"\\t\", quoted), got 'é'\n",))
+
+
+def test_a_delimiter_pandas_cannot_split_on_is_refused_by_the_reader_too(tmp_path):
+    (tmp_path / "t.csv").write_text("aéb\n1é2\n", encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        read_table(tmp_path / "t.csv", "é", display_path="t.csv")
+    assert str(caught.value) == "t.csv: the delimiter must be a single ASCII character, got 'é'"
