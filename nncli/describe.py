@@ -68,6 +68,8 @@ def init_config(data: str | Path, target: str, out: str | Path | None = None) ->
     from nncli import runs
 
     path = Path(out) if out is not None else default_config_path(data)
+    if not path.is_absolute():
+        runs.working_directory("the config goes", "-o with a full path")
     if os.path.lexists(path):
         raise DataError("the file exists already; nncli never writes over it: give another -o or move it away",
                         file=str(path))

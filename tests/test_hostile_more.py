@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from nncli import api
+from nncli.cli import app
 from nncli.config import config_from_dict
 from nncli.config.yamlio import read_yaml
 from nncli.data import cache, preprocess, read_table
@@ -154,3 +157,64 @@ def test_a_delimiter_pandas_cannot_split_on_is_refused_by_the_reader_too(tmp_pat
     with pytest.raises(DataError) as caught:
         read_table(tmp_path / "t.csv", "é", display_path="t.csv")
     assert str(caught.value) == "t.csv: the delimiter must be a single ASCII character, got 'é'"
+
+
+# --- paths the system refuses --------------------------------------------------------------------------------
+
+LONG_NAME = "n" * 300  # longer than a file name may be (255 bytes)
+
+
+@pytest.mark.parametrize("args", [("predict", LONG_NAME, "new.csv"), ("eval", f"{LONG_NAME}/run", "new.csv"),
+                                  ("train", "config.yaml", "--out", LONG_NAME),
+                                  ("train", "config.yaml", "--out", LONG_NAME, "--resume")])
+def test_a_path_too_long_to_look_at_is_named_with_exit_2(project, args):
+    fails(*args, expect=(f"error: {LONG_NAME}", "File name too long\n"))
+
+
+def test_a_symlink_loop_as_data_is_a_data_error(project):
+    Path("a.csv").symlink_to("b.csv")
+    Path("b.csv").symlink_to("a.csv")
+    with_config(replaced("train: data/train.csv", f"train: {project / 'a.csv'}"))  # absolute: shown relative
+    fails("check", "config.yaml", expect=("a.csv: cannot read the file: Too many levels of symbolic links\n",))
+
+
+def test_a_deleted_working_directory_is_said_plainly(project, monkeypatch):
+    config = (project / "config.yaml").read_text().replace("data/train.csv", str(project / "data/train.csv"))
+    (project / "abs.yaml").write_text(config)
+    (project / "gone").mkdir()
+    monkeypatch.chdir(project / "gone")
+    (project / "gone").rmdir()
+    assert CliRunner().invoke(app, ["check", str(project / "abs.yaml")]).exit_code == 0
+    result = CliRunner().invoke(app, ["train", str(project / "abs.yaml")])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == ("error: .: cannot find the working directory, where runs/ goes (No such file or "
+                             "directory); was it deleted? Change to another one, or give --out DIR\n")
+    for args, where in ((["init", str(project / "data/train.csv"), "--target", "label"], "the config goes"),
+                        (["predict", str(project / "run"), str(project / "data/train.csv"), "-o", "out.csv"],
+                         "the output goes")):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1 and result.stderr == (
+            f"error: .: cannot find the working directory, where {where} (No such file or directory); was it "
+            "deleted? Change to another one, or give -o with a full path\n")
+
+
+def test_a_legal_output_name_near_the_length_limit_is_written(project):
+    name = "p" * 250  # its temporary once took '.NAME.XXXXXXXX.tmp': over 255 bytes, and the write failed
+    result = CliRunner().invoke(app, ["predict", "run", "data/train.csv", "-o", name])
+    assert result.exit_code == 0, result.stderr
+    assert Path(name).read_text().startswith("label,") and sorted(Path().glob(".*")) == []
+    assert CliRunner().invoke(app, ["init", "data/train.csv", "--target", "label", "-o", "q" * 250]).exit_code == 0
+
+
+def test_an_output_name_too_long_is_named_with_exit_2(project):
+    fails("init", "data/train.csv", "--target", "label", "-o", LONG_NAME,
+          expect=(f"error: {LONG_NAME}: cannot write the file: File name too long\n",))
+
+
+def test_a_plot_directory_that_is_a_symlink_loop_is_named(project):
+    pytest.importorskip("matplotlib")
+    api.train("config.yaml", out="finished", overrides=["training.epochs=1"])
+    Path("a").symlink_to("b")
+    Path("b").symlink_to("a")
+    fails("plot", "finished", "-o", "a", expect=("error: a: cannot create the directory for the plots: a file is "
+                                                 "in the way\n",))
