@@ -2,6 +2,7 @@
 paragraph (exit 2) naming the file and the line, column or field, in bounded time and memory, and changes no
 file; or, where the input is fine, it just works."""
 
+import os
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from nncli.data.cells import MAX_LABEL_CHARS, Marks, factor
 from nncli.errors import MESSAGE_LIMIT, ConfigError, DataError
 from tests import test_errors as errors
 from tests.test_errors import fails, replaced, table, with_config
-from tests.test_hostile_data import bounded, with_cell
+from tests.test_hostile_data import bounded, needs_fifo, with_cell
 
 # The fixtures of test_errors: a working directory with a config, its data and a trained run.
 trained = errors.trained
@@ -218,3 +219,16 @@ def test_a_plot_directory_that_is_a_symlink_loop_is_named(project):
     Path("b").symlink_to("a")
     fails("plot", "finished", "-o", "a", expect=("error: a: cannot create the directory for the plots: a file is "
                                                  "in the way\n",))
+
+
+@needs_fifo
+def test_a_model_that_is_a_pipe_or_a_symlink_loop_is_named_for_what_it_is(project):
+    os.mkfifo("pipe.npz")  # nobody writes it: opening it to read would hang
+    started = time.perf_counter()
+    fails("predict", "pipe.npz", "new.csv", expect=("error: pipe.npz: is not a regular file (a pipe, a device or a "
+                                                    "socket): an .npz file must be a file nncli can seek in\n",))
+    assert time.perf_counter() - started < 5
+    Path("a.npz").symlink_to("b.npz")
+    Path("b.npz").symlink_to("a.npz")
+    fails("eval", "a.npz", "new.csv", expect=("error: a.npz: cannot read the file: Too many levels of symbolic "
+                                              "links\n",))
