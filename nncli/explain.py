@@ -14,7 +14,7 @@ import numpy as np
 
 from nncli.errors import DataError
 from nncli.metrics import METRICS
-from nncli.modelfile import TrainedModel
+from nncli.modelfile import TrainedModel, check_finite
 from nncli.split import Split
 
 
@@ -23,12 +23,13 @@ def main_metric(task: str) -> str:
     return "accuracy" if task == "classification" else "r2"
 
 
-def permutation_importance(trained: TrainedModel, split: Split, repeats: int = 5,
-                           seed: int = 0) -> dict[str, Any]:
+def permutation_importance(trained: TrainedModel, split: Split, repeats: int = 5, seed: int = 0,
+                           outputs: np.ndarray | None = None) -> dict[str, Any]:
     """`{"metric", "baseline", "rows", "repeats", "features": [{"feature", "mean", "std"}]}`, largest mean drop
-    first (std over the repeats, ddof 0)."""
+    first (std over the repeats, ddof 0); `outputs`: the model's for `split`, when the caller has them."""
     metric = METRICS.create(main_metric(trained.task))
-    baseline = float(metric(split.targets, trained.predict_arrays(split.features)))
+    outputs = trained.predict_arrays(split.features) if outputs is None else outputs
+    baseline = float(metric(split.targets, outputs))
     features = np.array(split.features, copy=True)  # permuted in place, one column's block at a time
     rng = np.random.default_rng(seed)
     rows = []
@@ -61,7 +62,9 @@ def explain(model_path: str | Path, data_path: str | Path, repeats: int = 5, see
     dtype = trained.model.dtype
     split = Split(trained.preprocessor.features(prepared.frame, dtype),
                   trained.preprocessor.targets(prepared.frame, dtype))
-    return {**permutation_importance(trained, split, repeats, seed), "warnings": prepared.warnings}
+    outputs = trained.predict_arrays(split.features)
+    check_finite(outputs, prepared.frame.index, name)
+    return {**permutation_importance(trained, split, repeats, seed, outputs), "warnings": prepared.warnings}
 
 
 def importance_heading(report: dict[str, Any]) -> str:

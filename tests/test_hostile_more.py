@@ -3,9 +3,11 @@ paragraph (exit 2) naming the file and the line, column or field, in bounded tim
 file; or, where the input is fine, it just works."""
 
 import os
+import re
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -18,7 +20,7 @@ from nncli.data import cache, preprocess, read_table
 from nncli.data.cells import MAX_LABEL_CHARS, Marks, factor
 from nncli.errors import MESSAGE_LIMIT, ConfigError, DataError
 from tests import test_errors as errors
-from tests.test_errors import fails, replaced, table, with_config
+from tests.test_errors import fails, model_arrays, replaced, table, with_config
 from tests.test_hostile_data import bounded, needs_fifo, with_cell
 
 # The fixtures of test_errors: a working directory with a config, its data and a trained run.
@@ -232,3 +234,17 @@ def test_a_model_that_is_a_pipe_or_a_symlink_loop_is_named_for_what_it_is(projec
     Path("b.npz").symlink_to("a.npz")
     fails("eval", "a.npz", "new.csv", expect=("error: a.npz: cannot read the file: Too many levels of symbolic "
                                               "links\n",))
+
+
+# --- models that compute nonsense -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", ["predict", "eval", "explain"])
+def test_a_row_whose_output_overflows_is_an_error_at_its_line(project, command):
+    # every weight finite, but 3e38 times an input overflows: predict wrote a class and blank probabilities
+    arrays = model_arrays()
+    arrays["layers.0.weight"] = np.full_like(arrays["layers.0.weight"], 3e38)
+    with open("huge.npz", "wb") as stream:
+        np.savez(stream, **arrays)
+    message = fails(command, "huge.npz", "new.csv")
+    assert re.fullmatch(r"error: new\.csv:\d+: the network's output for this row is not a finite number \(it "
+                        r"overflowed\): its features .*\n", message), message
