@@ -13,9 +13,11 @@ from typing import Any, TextIO, cast
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from nncli.data.checks import SKIP_REASONS
 from nncli.display import TrainingDisplay, choose_mode, epoch_columns, run_summary
+from nncli.errors import format_values, one_paragraph, shown_text
 
 
 class _Console(Console):
@@ -101,7 +103,7 @@ class GuardedStdout(io.TextIOBase):
 def show_warnings(lines: list[str]) -> None:
     """Each line as `warning: ...` on standard error."""
     for line in lines:
-        print(f"warning: {line}", file=sys.stderr, flush=True)
+        print(f"warning: {one_paragraph(line)}", file=sys.stderr, flush=True)
 
 
 def skipped_by_split(rows_skipped: dict[str, dict[str, int]]) -> str | None:
@@ -121,7 +123,7 @@ def data_summary(prepared: Any) -> Table:
     config, datasets = prepared.config, prepared.datasets
     preprocessor = datasets.preprocessor
     table = Table.grid(padding=(0, 2))
-    table.add_row("config", f"{config.name} ({config.task}, {config.dtype})")
+    table.add_row("config", Text(shown_text(f"{config.name} ({config.task}, {config.dtype})")))
     parts = [f"train {datasets.train.features.shape[0]}"]
     parts += [f"{name} {split.features.shape[0]}" for name, split in
               (("valid", datasets.valid), ("test", datasets.test)) if split is not None]
@@ -131,9 +133,9 @@ def data_summary(prepared: Any) -> Table:
         table.add_row("skipped", skipped)
     table.add_row("inputs", f"{len(preprocessor.feature_names)} columns -> {preprocessor.input_width} features")
     if preprocessor.classes:
-        table.add_row("classes", ", ".join(str(label) for label in preprocessor.classes))
+        table.add_row("classes", Text(format_values([str(label) for label in preprocessor.classes])))
     else:
-        table.add_row("targets", ", ".join(preprocessor.target_names))
+        table.add_row("targets", Text(format_values(preprocessor.target_names)))
     return table
 
 
@@ -168,8 +170,8 @@ class TrainingSession:
         if self.mode != "quiet":
             show_warnings(prepared.datasets.warnings)
             self.console.print(data_summary(prepared))
-            self.console.print(f"model: {prepared.model.parameter_count():,} parameters; run directory: {run_dir}",
-                               soft_wrap=True)
+            self.console.print(f"model: {prepared.model.parameter_count():,} parameters; run directory: "
+                               f"{shown_text(run_dir)}", soft_wrap=True, markup=False)
         batches = batches_per_epoch(prepared.datasets.train.features.shape[0], config.training.batch_size)
         columns = epoch_columns(list(config.metrics), prepared.datasets.valid is not None)
         self._display = TrainingDisplay(self.console, columns, config.training.epochs, batches, self.mode,

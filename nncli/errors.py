@@ -30,10 +30,16 @@ def quoted(text: object, limit: int = TEXT_LIMIT) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
+def shown_text(text: object) -> str:
+    """Text for a message or a table, unquoted: control characters escaped, cut after TEXT_LIMIT characters."""
+    text = escaped(text)
+    return text if len(text) <= TEXT_LIMIT else f"{text[:TEXT_LIMIT]}... ({len(text)} characters)"
+
+
 def format_values(values: Sequence[object], limit: int = 20) -> str:
     """`a, b, c` (shortened after `limit` values, each escaped and cut short) for error messages."""
-    shown = ", ".join(_short(escaped(value)) for value in values[:limit])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+    listed = ", ".join(shown_text(value) for value in values[:limit])
+    return listed + (f", ... ({len(values)} in all)" if len(values) > limit else "")
 
 
 def one_paragraph(text: str) -> str:
@@ -42,10 +48,6 @@ def one_paragraph(text: str) -> str:
         head, tail = MESSAGE_LIMIT * 3 // 4, MESSAGE_LIMIT // 4
         text = f"{text[:head]} ... [{len(text) - head - tail} characters left out] ... {text[-tail:]}"
     return escaped(text)
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= TEXT_LIMIT else f"{text[:TEXT_LIMIT]}... ({len(text)} characters)"
 
 
 class NncliError(Exception):

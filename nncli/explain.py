@@ -78,11 +78,14 @@ def importance_heading(report: dict[str, Any]) -> str:
 def importance_table(report: dict[str, Any]) -> Any:
     """A row per feature: the mean and std drop of the metric, largest first."""
     from rich.table import Table
+    from rich.text import Text
+
+    from nncli.errors import shown_text
 
     table = Table(header_style="bold", show_edge=False)
     table.add_column("feature")
     table.add_column("mean drop", justify="right")
     table.add_column("std", justify="right")
     for row in report["features"]:
-        table.add_row(row["feature"], f"{row['mean']:.4f}", f"{row['std']:.4f}")
+        table.add_row(Text(shown_text(row["feature"])), f"{row['mean']:.4f}", f"{row['std']:.4f}")
     return table

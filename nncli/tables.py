@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nncli.display import format_number
+from nncli.errors import one_paragraph, quoted, shown_text
 
 if TYPE_CHECKING:  # `nncli list` need not import pandas
     from nncli.catalogue import Entry
@@ -40,11 +41,11 @@ def inspection_renderables(inspection: Inspection) -> list[RenderableType]:
     how = [f"{profile.rows} rows", f"{len(profile.columns)} columns"]
     if inspection.delimiter is not None:
         how += [f"delimiter {inspection.delimiter!r}", f"encoding {inspection.encoding}"]
-    shown: list[RenderableType] = [f"{inspection.file}: {', '.join(how)}", _columns_table(profile)]
+    shown: list[RenderableType] = [f"{escape(shown_text(inspection.file))}: {', '.join(how)}", _columns_table(profile)]
     if profile.target is not None:
         shown += _target_renderables(profile.target)
     if profile.warnings:
-        shown.append("warnings:\n" + "\n".join(f"- {warning}" for warning in profile.warnings))
+        shown.append("warnings:\n" + "\n".join(f"- {escape(one_paragraph(warning))}" for warning in profile.warnings))
     else:
         shown.append("no warnings")
     return shown
@@ -60,15 +61,15 @@ def _columns_table(profile: Profile) -> Table:
             values = f"{format_number(column.minimum)} .. {format_number(column.maximum)}, mean " \
                      f"{format_number(column.mean)}"
         else:
-            values = ", ".join(f"{value} ({count})" for value, count in column.top)
-        table.add_row(escape(str(column.name)), column.kind, str(column.missing), str(column.distinct),
+            values = ", ".join(f"{shown_text(value)} ({count})" for value, count in column.top)
+        table.add_row(escape(shown_text(column.name)), column.kind, str(column.missing), str(column.distinct),
                       escape(values))
     return table
 
 
 def _target_renderables(target: TargetProfile) -> list[RenderableType]:
     known = sum(count for _, count in target.classes)
-    heading = f"target {escape(repr(target.name))}: {target.task}"
+    heading = f"target {escape(quoted(target.name))}: {target.task}"
     if target.task == "classification":
         heading += f", {len(target.classes)} classes"
         table = Table()
@@ -76,7 +77,7 @@ def _target_renderables(target: TargetProfile) -> list[RenderableType]:
         for column in ("rows", "share"):
             table.add_column(column, justify="right")
         for label, count in target.classes:
-            table.add_row(escape(label), str(count), f"{count / known:.1%}")
+            table.add_row(escape(shown_text(label)), str(count), f"{count / known:.1%}")
     else:
         table = Table()
         table.add_column("statistic")

@@ -16,6 +16,7 @@ from nncli import api
 from nncli.cli import app
 from nncli.config import config_from_dict
 from nncli.config.yamlio import read_yaml
+from nncli.console import show_warnings
 from nncli.data import cache, preprocess, read_table
 from nncli.data.cells import MAX_LABEL_CHARS, Marks, factor
 from nncli.errors import MESSAGE_LIMIT, ConfigError, DataError
@@ -248,3 +249,35 @@ def test_a_row_whose_output_overflows_is_an_error_at_its_line(project, command):
     message = fails(command, "huge.npz", "new.csv")
     assert re.fullmatch(r"error: new\.csv:\d+: the network's output for this row is not a finite number \(it "
                         r"overflowed\): its features .*\n", message), message
+
+
+# --- tables and warnings show what the user wrote, as written ---------------------------------------------------
+
+def test_labels_and_names_that_look_like_markup_are_shown_as_written(tmp_path, monkeypatch):
+    # rich read '[/]' as a closing tag: eval printed half its tables, then failed with a MarkupError (exit 1)
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"x": rng.normal(size=40), "label": ["[/]", "[bold]b"] * 20}).to_csv("m.csv", index=False)
+    Path("m.yaml").write_text("data: {train: m.csv, target: label, valid: null}\nlayers:\n"
+                              "  - {type: dense, units: 2, activation: softmax, name: '[/]'}\n"
+                              "loss: categorical_crossentropy\ntraining: {epochs: 1}\n")
+    for args, shown in ((["train", "m.yaml", "--out", "[/]run", "--quiet"], ""),
+                        (["check", "m.yaml"], "[/] (dense)"),
+                        (["eval", "[/]run", "m.csv"], "│ [bold]b "),
+                        (["explain", "[/]run", "m.csv", "--repeats", "1"], "x")):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.stderr
+        assert shown in result.stdout
+
+
+def test_inspect_shows_control_characters_escaped_and_long_values_cut(project):
+    Path("ctl.csv").write_text('x,"na\u202eme",label\n1,"\x1b[31mred",a\n2,"' + "z" * 100_000 + '",b\n3,red,a\n')
+    result = CliRunner().invoke(app, ["inspect", "ctl.csv"])
+    assert result.exit_code == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout and len(result.stdout) < 5000
+    assert "na\\u202eme" in result.stdout and "\\x1b[31mred (1)" in result.stdout
+
+
+def test_a_warning_stays_one_escaped_line(capsys):
+    show_warnings(["column 'a\nb' looks like an id"])
+    assert capsys.readouterr().err == "warning: column 'a\\nb' looks like an id\n"
