@@ -281,3 +281,20 @@ def test_inspect_shows_control_characters_escaped_and_long_values_cut(project):
 def test_a_warning_stays_one_escaped_line(capsys):
     show_warnings(["column 'a\nb' looks like an id"])
     assert capsys.readouterr().err == "warning: column 'a\\nb' looks like an id\n"
+
+
+def test_class_weights_for_many_classes_are_matched_by_index():
+    from types import SimpleNamespace
+
+    from nncli.weights import class_weights
+
+    classes = np.array([f"c{i}" for i in range(30_000)])
+    fitted = SimpleNamespace(classes=list(classes), class_text=classes)
+    started = time.perf_counter()
+    weights = class_weights({f"c{i}": 2.0 for i in range(0, 30_000, 2)}, fitted, np.zeros((1, 1)))
+    assert time.perf_counter() - started < 5 and weights[:4].tolist() == [2.0, 1.0, 2.0, 1.0]
+    with pytest.raises(ConfigError) as caught:
+        class_weights({"c1": 2.0, "nope": 3.0}, fitted, np.zeros((1, 1)))
+    assert str(caught.value) == ("training.class_weight: names class 'nope', which the training data does not have "
+                                 "(classes: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, "
+                                 "c16, c17, c18, c19, ... (30000 in all))")
