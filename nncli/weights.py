@@ -38,7 +38,8 @@ def class_weights(setting: str | Mapping[str, float], preprocessor: Preprocessor
     position_of = {str(key): position for position, key in enumerate(keys)}  # one lookup per named class
     weights = np.ones(classes)
     named = list(setting.items()) if isinstance(setting, Mapping) else []
-    named_keys = canonical_text(np.array([str(label) for label, _ in named], dtype=str)) if named else []
+    named_keys = canonical_text(np.array([str(label) for label, _ in named], dtype=str)) if named else \
+        np.array([], dtype=str)
     for (label, weight), key in zip(named, map(str, named_keys), strict=True):
         if key not in position_of:
             known = format_values(list(preprocessor.class_text))

@@ -113,7 +113,7 @@ def test_a_long_cell_never_sizes_a_text_array():
     series = pd.Series([f"v{i}" for i in range(1000)] + ["w" * 10_000_000], dtype="str")
     cells = factor(series)
     assert cells.text.nbytes <= 1001 * (MAX_LABEL_CHARS + 1) * 4
-    assert cells.first_too_long() == 1000 and len(cells.raw[1000]) == 10_000_000
+    assert cells.first_too_long() == (1000, 10_000_000) and len(cells.raw[1000]) == 10_000_000
     assert cache._frame_arrays(pd.DataFrame({"a": series})) is None  # not cached rather than 40 GB
 
 
@@ -133,7 +133,7 @@ def test_a_category_too_long_is_refused_by_predict_at_its_line(project):
 def test_a_long_missing_mark_still_matches_its_whole_cell():
     mark = "m" * 2000
     cells = factor(pd.Series(["a", mark, "m" * 1999 + "n"], dtype=object), marks=Marks.of([mark]))
-    assert cells.codes.tolist() == [0, -1, 2] and cells.first_too_long() == 2
+    assert cells.codes.tolist() == [0, -1, 2] and cells.first_too_long() == (2, 2000)
 
 
 def test_a_one_hot_target_over_the_memory_limit_is_refused(project, monkeypatch):

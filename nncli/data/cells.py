@@ -96,12 +96,14 @@ class Factor:
         """Per-row float values: NaN where the cell is missing or not a number."""
         return np.append(self.numbers, np.nan)[self.codes]
 
-    def first_too_long(self) -> int | None:
-        """Row position of the first cell longer than MAX_LABEL_CHARS (too long for a category or a label)."""
+    def first_too_long(self) -> tuple[int, int] | None:
+        """(row position, length) of the first cell longer than MAX_LABEL_CHARS (too long for a category or a
+        label), or None."""
         if self.raw is None or not len(self.text) or np.char.str_len(self.text).max() <= MAX_LABEL_CHARS:
             return None
         too_long = np.append(np.char.str_len(self.text) > MAX_LABEL_CHARS, False)
-        return first_true(too_long[self.codes])
+        position = first_true(too_long[self.codes])
+        return None if position is None else (position, len(str(self.raw[self.codes[position]])))
 
     def numeric_share(self) -> tuple[int, int]:
         """(cells that are numbers, non-missing cells)."""

@@ -165,13 +165,12 @@ def read_cells(frame: pd.DataFrame, numeric: list[str], labels: list[str], sourc
                           source)
     for name in labels:
         known = (factors or {}).get(name)
-        cells[name] = factor(frame[name], rows, marks) if known is None else known
-        position = cells[name].first_too_long()
-        if position is not None:
-            raise DataError(f"column {name!r}: a value of {len(str(cells[name].raw[cells[name].codes[position]]))} "
-                            f"characters; categories and class labels have at most {MAX_LABEL_CHARS} (a column of free "
-                            "text cannot be a category or a class)", file=source,
-                            line=line_of(index, position))
+        cells[name] = label_cells = factor(frame[name], rows, marks) if known is None else known
+        too_long = label_cells.first_too_long()
+        if too_long is not None:
+            raise DataError(f"column {name!r}: a value of {too_long[1]} characters; categories and class labels "
+                            f"have at most {MAX_LABEL_CHARS} (a column of free text cannot be a category or a class)",
+                            file=source, line=line_of(index, too_long[0]))
     return cells, index
 
 
