@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from nncli.runview import RunView, flatten, read_run
 
@@ -40,6 +41,7 @@ def comparison_table(comparison: dict[str, Any]) -> Table:
     """A column per run, a row per differing config path, then the best epoch (from 1, as on screen), the
     metrics at the best epoch and on the test set (`test_<metric>`); `-` where a run has no value."""
     from nncli.display import format_epoch, format_value
+    from nncli.errors import shown_text
 
     runs = comparison["runs"]
     table = Table(header_style="bold", show_edge=False)
@@ -47,9 +49,9 @@ def comparison_table(comparison: dict[str, Any]) -> Table:
               *(name for run in runs for name in run["best"])]
     table.add_column("", no_wrap=True, min_width=max(map(len, labels)))
     for run in runs:
-        table.add_column(run["run"], justify="right", overflow="fold")
+        table.add_column(Text(shown_text(run["run"])), justify="right", overflow="fold")
     for path in comparison["differences"]:
-        table.add_row(path, *(_config_text(run["config"][path]) for run in runs))
+        table.add_row(Text(shown_text(path)), *(Text(shown_text(_config_text(run["config"][path]))) for run in runs))
     table.add_section()
     table.add_row("best epoch", *(format_epoch(run["best_epoch"]) for run in runs))
     for name in dict.fromkeys(name for run in runs for name in run["best"]):

@@ -14,6 +14,7 @@ from typing import Any, TextIO, cast
 from rich.console import Console
 
 from nncli.display import TrainingDisplay, choose_mode, epoch_columns, run_summary
+from nncli.errors import one_paragraph, shown_text
 from nncli.tables import data_summary
 
 
@@ -100,7 +101,7 @@ class GuardedStdout(io.TextIOBase):
 def show_warnings(lines: list[str]) -> None:
     """Each line as `warning: ...` on standard error."""
     for line in lines:
-        print(f"warning: {line}", file=sys.stderr, flush=True)
+        print(f"warning: {one_paragraph(line)}", file=sys.stderr, flush=True)
 
 
 class TrainingSession:
@@ -130,8 +131,8 @@ class TrainingSession:
         if self.mode != "quiet":
             show_warnings(prepared.datasets.warnings)
             self.console.print(data_summary(prepared))
-            self.console.print(f"model: {prepared.model.parameter_count():,} parameters; run directory: {run_dir}",
-                               soft_wrap=True)
+            self.console.print(f"model: {prepared.model.parameter_count():,} parameters; run directory: "
+                               f"{shown_text(run_dir)}", soft_wrap=True, markup=False)
         batches = batches_per_epoch(prepared.datasets.train.features.shape[0], config.training.batch_size)
         columns = epoch_columns(list(config.metrics), prepared.datasets.valid is not None)
         self._display = TrainingDisplay(self.console, columns, config.training.epochs, batches, self.mode,

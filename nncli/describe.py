@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nncli.data.cells import format_values
 from nncli.data.profile import Profile, profile_frame
 from nncli.data.reading import read_table_and_delimiter
 from nncli.data.sources import COMPRESSIONS, PARQUET_SUFFIX, display_name, is_parquet, is_stdin
-from nncli.errors import DataError
+from nncli.errors import DataError, format_values
 from nncli.metrics import json_ready
 from nncli.registry import closest
 
@@ -69,6 +68,8 @@ def init_config(data: str | Path, target: str, out: str | Path | None = None) ->
     from nncli import runs
 
     path = Path(out) if out is not None else default_config_path(data)
+    if not path.is_absolute():
+        runs.working_directory("the config goes", "-o with a full path")
     if os.path.lexists(path):
         raise DataError("the file exists already; nncli never writes over it: give another -o or move it away",
                         file=str(path))

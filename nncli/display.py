@@ -20,6 +20,7 @@ from rich.table import Column, Table
 from rich.text import Text
 
 from nncli.data.checks import skipped_text
+from nncli.errors import shown_text
 from nncli.sparkline import sparkline
 
 DisplayMode = Literal["live", "plain", "quiet"]
@@ -263,7 +264,7 @@ def run_summary(summary: dict[str, Any], history: list[dict[str, Any]] | None = 
     epochs = str(summary.get("epochs_run", 0))
     if summary.get("stopped_early"):
         epochs += " (stopped early)"
-    facts.add_row("saved to", str(summary.get("run_dir", "-")))
+    facts.add_row("saved to", Text(shown_text(summary.get("run_dir", "-"))))
     facts.add_row("epochs run", epochs)
     facts.add_row("best epoch", format_epoch(summary.get("best_epoch")))
     facts.add_row("model.npz", weights_text(summary))
@@ -329,15 +330,15 @@ def evaluation_renderables(report: dict[str, Any], task: str, classes: list[str]
     scores = report.get("per_class", {})
     for label in classes:
         row = scores.get(str(label), {})
-        per_class.add_row(str(label), *(format_metric(row.get(name)) for name in
+        per_class.add_row(Text(shown_text(label)), *(format_metric(row.get(name)) for name in
                                         ["precision", "recall", "f1", "support"]))
 
     matrix = Table(title="confusion matrix", header_style="bold")
     matrix.add_column("true \\ predicted", style="bold")
     for label in classes:
-        matrix.add_column(str(label), justify="right")
+        matrix.add_column(Text(shown_text(label)), justify="right")
     for label, counts in zip(classes, report["confusion_matrix"], strict=False):
-        matrix.add_row(str(label), *(str(int(count)) for count in counts))
+        matrix.add_row(Text(shown_text(label)), *(str(int(count)) for count in counts))
     return [_with_rows(summary, report), per_class, matrix]
 
 
@@ -390,6 +391,6 @@ def model_summary_table(rows: list[dict[str, Any]], total_params: int) -> Table:
     table.add_column("Param #", justify="right")
     table.add_column("Connected to")
     for row in rows:
-        table.add_row(f"{row['name']} ({row['type']})", str(row["output_shape"]), f"{int(row['params']):,}",
-                      ", ".join(str(name) for name in row.get("inputs") or []))
+        table.add_row(Text(shown_text(f"{row['name']} ({row['type']})")), str(row["output_shape"]),
+                      f"{int(row['params']):,}", Text(shown_text(", ".join(map(str, row.get("inputs") or [])))))
     return table

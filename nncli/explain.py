@@ -15,7 +15,7 @@ import numpy as np
 
 from nncli.errors import DataError
 from nncli.metrics import METRICS
-from nncli.modelfile import TrainedModel
+from nncli.modelfile import TrainedModel, check_finite
 from nncli.nn.graph import DATA_INPUT
 from nncli.split import Split
 
@@ -25,12 +25,13 @@ def main_metric(task: str) -> str:
     return "accuracy" if task == "classification" else "r2"
 
 
-def permutation_importance(trained: TrainedModel, split: Split, repeats: int = 5,
-                           seed: int = 0) -> dict[str, Any]:
+def permutation_importance(trained: TrainedModel, split: Split, repeats: int = 5, seed: int = 0,
+                           outputs: np.ndarray | None = None) -> dict[str, Any]:
     """`{"metric", "baseline", "rows", "repeats", "features": [{"feature", "mean", "std"}]}`, largest mean drop
-    first (std over the repeats, ddof 0)."""
+    first (std over the repeats, ddof 0); `outputs`: the model's for `split`, when the caller has them."""
     metric = METRICS.create(main_metric(trained.task))
-    baseline = float(metric(split.targets, trained.predict_arrays(split.inputs())))
+    outputs = trained.predict_arrays(split.inputs()) if outputs is None else outputs
+    baseline = float(metric(split.targets, outputs))
     # permuted in place, one column's block (or index array) at a time
     inputs = {name: np.array(array, copy=True) for name, array in split.inputs().items()}
     blocks = trained.preprocessor.feature_slices()
@@ -67,7 +68,9 @@ def explain(model_path: str | Path, data_path: str | Path, repeats: int = 5, see
     dtype, pre = trained.model.dtype, trained.preprocessor
     split = Split(pre.features(prepared.frame, dtype), pre.targets(prepared.frame, dtype),
                   indices=pre.indices(prepared.frame))
-    return {**permutation_importance(trained, split, repeats, seed), "warnings": prepared.warnings}
+    outputs = trained.predict_arrays(split.inputs())
+    check_finite(outputs, prepared.frame.index, name)
+    return {**permutation_importance(trained, split, repeats, seed, outputs), "warnings": prepared.warnings}
 
 
 def importance_heading(report: dict[str, Any]) -> str:
@@ -81,11 +84,14 @@ def importance_heading(report: dict[str, Any]) -> str:
 def importance_table(report: dict[str, Any]) -> Any:
     """A row per feature: the mean and std drop of the metric, largest first."""
     from rich.table import Table
+    from rich.text import Text
+
+    from nncli.errors import shown_text
 
     table = Table(header_style="bold", show_edge=False)
     table.add_column("feature")
     table.add_column("mean drop", justify="right")
     table.add_column("std", justify="right")
     for row in report["features"]:
-        table.add_row(row["feature"], f"{row['mean']:.4f}", f"{row['std']:.4f}")
+        table.add_row(Text(shown_text(row["feature"])), f"{row['mean']:.4f}", f"{row['std']:.4f}")
     return table

@@ -18,6 +18,7 @@ import pandas as pd
 from nncli import runs
 from nncli.build import build_model
 from nncli.data import Preprocessor
+from nncli.data.cells import line_of
 from nncli.data.checks import skipped_text
 from nncli.errors import DataError, ModelFileError
 from nncli.metrics import classification_report, compute_metrics, regression_report
@@ -65,6 +66,7 @@ class TrainedModel:
         """
         prepared = self.preprocessor.prepare_rows(frame, source=source, require_target=False)
         outputs = self.model.predict(self.preprocessor.inputs(prepared.frame, self.model.dtype))
+        check_finite(outputs, prepared.frame.index, source)
         predictions = self.preprocessor.decode(outputs)
         if keep is not None:
             clashes = [name for name in keep.columns if name in predictions.columns]
@@ -93,6 +95,7 @@ class TrainedModel:
                       self.preprocessor.targets(prepared.frame, self.model.dtype),
                       indices=self.preprocessor.indices(prepared.frame))
         outputs = self.model.predict(split.inputs())
+        check_finite(outputs, prepared.frame.index, source)
         report: dict[str, Any] = {"loss": scaled_loss(self.loss, self.model.target_scale, outputs, split.targets)}
         if self.task == "classification":
             report.update(classification_report(split.targets, outputs, [str(c) for c in self.preprocessor.classes]))
@@ -121,6 +124,17 @@ class TrainedModel:
     def save(self, path: Path) -> None:
         """Write model.npz atomically."""
         runs.write_arrays(Path(path), self.to_arrays())
+
+
+def check_finite(outputs: np.ndarray, index: pd.Index, source: str) -> None:
+    """Finite weights can still overflow on far-out inputs: a row without a finite output is an error at its line,
+    not a blank."""
+    finite = np.isfinite(outputs).all(axis=1)
+    if not finite.all():
+        row = int(np.argmin(finite))
+        raise DataError("the network's output for this row is not a finite number (it overflowed): its features are "
+                        "far outside what the model learned from, or the model's weights are damaged", file=source,
+                        line=line_of(index, row))
 
 
 def load_model(path: str | Path) -> TrainedModel:

@@ -9,6 +9,8 @@ Callers then check the declared shapes against what they expect (a model's archi
 from __future__ import annotations
 
 import math
+import os
+import stat
 import struct
 import zipfile
 import zlib
@@ -46,6 +48,19 @@ class Member:
         return math.prod(self.shape) * self.dtype.itemsize
 
 
+def _check_regular(path: Path, name: str) -> None:
+    """A zip archive is read by seeking in it: a missing path, a pipe or a device is an error naming it."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise ModelFileError("no such file", file=name) from None
+    except OSError as error:  # a symlink loop, a name too long, no permission
+        raise ModelFileError(f"cannot read the file: {error.strerror or error}", file=name) from None
+    if not stat.S_ISREG(mode):
+        raise ModelFileError("is not a regular file (a pipe, a device or a socket): an .npz file must be a file "
+                             "nncli can seek in", file=name)
+
+
 class NpzFile:
     """An .npz file opened for bounded reading: `members` lists every array's declared shape and dtype.
 
@@ -56,8 +71,7 @@ class NpzFile:
     def __init__(self, path: str | Path, display: str | None = None):
         self.path = Path(path)
         self.name = display or str(path)
-        if not self.path.is_file():
-            raise ModelFileError("no such file", file=self.name)
+        _check_regular(self.path, self.name)
         if not zipfile.is_zipfile(self.path):
             raise ModelFileError("is not a readable .npz file (not a zip archive; maybe truncated or not a model)",
                                  file=self.name)

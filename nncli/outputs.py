@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from nncli.errors import NncliError
-from nncli.runs import RUN_FILES, RUN_MARKER
+from nncli.runs import RUN_FILES, RUN_MARKER, working_directory
 
 STDOUT_NAMES = ("-", "/dev/stdout")
 VALID_OUTPUT = "a new file or a regular file, or - (or /dev/stdout) for standard output"
@@ -56,6 +56,8 @@ def check_output_file(path: Path, inputs: Mapping[str, Path] = {}) -> None:
 
 
 def _check_parent_directory(path: Path) -> None:
+    if not path.is_absolute():
+        working_directory("the output goes", "-o with a full path")
     parent = path.parent
     if not parent.is_dir():
         what = "is not a directory" if parent.exists() else "does not exist"

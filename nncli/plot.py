@@ -45,7 +45,7 @@ def plot_runs(directories: list[str | Path], out_dir: str | Path | None = None) 
         out_dir = Path(out_dir)
         if out_dir.exists() and not out_dir.is_dir():
             raise NncliError("is not a directory; -o takes the directory to write the plots into", file=str(out_dir))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        runs.make_directory(out_dir, "directory for the plots", parents=True, exist_ok=True)
     targets = [out_dir] if out_dir is not None else [view.directory for view in views]
     curves = learning_curves(pyplot, views)
     written = [_save(curves, directory / CURVES_FILE) for directory in targets]

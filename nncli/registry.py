@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import pydantic
 
-from nncli.errors import ConfigError
+from nncli.errors import ConfigError, quoted
 
 T = TypeVar("T", bound="Configurable")  # register() sets the class's Configurable.name
 
@@ -23,7 +23,7 @@ def closest(name: str, valid: list[str]) -> str | None:
 
 def unknown_name_message(family: str, name: Any, valid: list[str]) -> str:
     """`unknown activation 'relux'; did you mean 'relu'? valid: ...`"""
-    message = f"unknown {family} {name!r}"
+    message = f"unknown {family} {quoted(name) if isinstance(name, str) else repr(name)}"
     suggestion = closest(str(name), valid)
     if suggestion is not None:
         message += f"; did you mean {suggestion!r}?"

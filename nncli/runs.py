@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import fcntl
 import io
 import json
@@ -40,6 +41,22 @@ class FileWriteError(NncliError):
     exit_code = 1
 
 
+# What the system says of a path as given (a name over 255 bytes, a symlink loop): the input is wrong, exit 2.
+_UNUSABLE_PATH = {errno.ENAMETOOLONG, errno.ELOOP}
+_TEMPORARY_NAME_BYTES = 200  # of the final name kept in a temporary's: with the suffixes, under the 255 allowed
+
+
+def _write_error(error: OSError, path: Path) -> NncliError:
+    """Why `path` could not be written: a FileWriteError, or bad usage when the path itself is unusable."""
+    kind = NncliError if error.errno in _UNUSABLE_PATH else FileWriteError
+    return kind(f"cannot write the file: {error.strerror or error}", file=str(path))
+
+
+def _temporary_prefix(path: Path) -> str:
+    """`.NAME.` for a temporary written next to `path`; `.nncli.` when NAME is near the system's length limit."""
+    return f".{path.name}." if len(os.fsencode(path.name)) <= _TEMPORARY_NAME_BYTES else ".nncli."
+
+
 def write_atomically(path: Path, write: Callable[[io.BufferedWriter], object]) -> None:
     """Write through a temporary file in the same directory, fsync, then rename over `path`.
 
@@ -48,9 +65,9 @@ def write_atomically(path: Path, write: Callable[[io.BufferedWriter], object]) -
     """
     path = Path(path)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        handle, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
     except OSError as error:
-        raise FileWriteError(f"cannot write the file: {error.strerror or error}", file=str(path)) from None
+        raise _write_error(error, path) from None
     try:
         # mkstemp makes the file private (0600): keep the mode of the file replaced, or give a plain open()'s
         mode = _existing_mode(path)
@@ -63,7 +80,7 @@ def write_atomically(path: Path, write: Callable[[io.BufferedWriter], object]) -
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise FileWriteError(f"cannot write the file: {error.strerror or error}", file=str(path)) from None
+            raise _write_error(error, path) from None
         raise
     directory = os.open(path.parent, os.O_RDONLY)
     try:
@@ -94,15 +111,18 @@ def write_new_text(path: Path, text: str) -> None:
     """Write a file that must not exist: whole or not at all, never over a file (or link) there, even one made
     meanwhile. An existing `path` is an NncliError (exit 2)."""
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.new")
-    write_text(temporary, text)
+    temporary = path.with_name(f"{_temporary_prefix(path)}{os.getpid()}.new")
+    try:
+        write_text(temporary, text)
+    except NncliError as error:  # about the file asked for, not its temporary
+        raise type(error)(error.message, file=str(path)) from None
     try:
         os.link(temporary, path)  # fails when anything is at `path`, where a rename would replace it
     except FileExistsError:
         raise NncliError("the file exists already; nncli never writes over it: give another -o or move it "
                          "away", file=str(path)) from None
     except OSError as error:
-        raise FileWriteError(f"cannot write the file: {error.strerror or error}", file=str(path)) from None
+        raise _write_error(error, path) from None
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -172,7 +192,7 @@ def choose_run_dir(name: str, out: Path | None, resume: bool, base: Path | None 
             _check_resumable(directory)
             return directory
         _check_unused(directory)
-        _make_directory(directory, parents=True, exist_ok=True)
+        make_directory(directory, parents=True, exist_ok=True)
     _mark(directory)
     return directory
 
@@ -242,9 +262,23 @@ def _in_use(directory: Path) -> bool:
         os.close(marker)
 
 
+def working_directory(purpose: str, instead: str) -> Path:
+    """The working directory, needed for `purpose`; an error that says so plainly when it was deleted."""
+    try:
+        return Path.cwd()
+    except OSError as error:
+        raise FileWriteError(f"cannot find the working directory, where {purpose} ({error.strerror or error}); was "
+                             f"it deleted? Change to another one, or give {instead}", file=".") from None
+
+
+def runs_folder(base: Path | None = None) -> Path:
+    """`runs/` under `base`, else under the working directory."""
+    return (base or working_directory("runs/ goes", "--out DIR")) / "runs"
+
+
 def _fresh_run_dir(name: str, base: Path | None) -> Path:
-    runs = (base or Path.cwd()) / "runs"
-    _make_directory(runs, parents=True, exist_ok=True)
+    runs = runs_folder(base)
+    make_directory(runs, parents=True, exist_ok=True)
     suffix = 1
     while True:
         candidate = runs / (name if suffix == 1 else f"{name}-{suffix}")
@@ -325,13 +359,14 @@ def remove_stale_temporaries(directory: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _make_directory(path: Path, **options: bool) -> None:
+def make_directory(path: Path, role: str = "run directory", **options: bool) -> None:
+    """`path.mkdir(**options)`, a failure an error naming the path and its role (exit 2)."""
     try:
         path.mkdir(**options)
     except OSError as error:
         what = "a file is in the way" if isinstance(error, (FileExistsError, NotADirectoryError)) else \
             error.strerror or str(error)
-        raise NncliError(f"cannot create the run directory: {what}", file=str(path)) from None
+        raise NncliError(f"cannot create the {role}: {what}", file=str(path)) from None
 
 
 def model_path(path: Path) -> Path:

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 from rich.console import RenderableType
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from nncli.display import format_number
+from nncli.errors import format_values, one_paragraph, quoted, shown_text
 
 if TYPE_CHECKING:  # `nncli list` need not import pandas
     from nncli.catalogue import Entry
@@ -41,11 +43,11 @@ def inspection_renderables(inspection: Inspection) -> list[RenderableType]:
     how = [f"{profile.rows} rows", f"{len(profile.columns)} columns"]
     if inspection.delimiter is not None:
         how += [f"delimiter {inspection.delimiter!r}", f"encoding {inspection.encoding}"]
-    shown: list[RenderableType] = [f"{inspection.file}: {', '.join(how)}", _columns_table(profile)]
+    shown: list[RenderableType] = [f"{escape(shown_text(inspection.file))}: {', '.join(how)}", _columns_table(profile)]
     if profile.target is not None:
         shown += _target_renderables(profile.target)
     if profile.warnings:
-        shown.append("warnings:\n" + "\n".join(f"- {warning}" for warning in profile.warnings))
+        shown.append("warnings:\n" + "\n".join(f"- {escape(one_paragraph(warning))}" for warning in profile.warnings))
     else:
         shown.append("no warnings")
     return shown
@@ -61,15 +63,15 @@ def _columns_table(profile: Profile) -> Table:
             values = f"{format_number(column.minimum)} .. {format_number(column.maximum)}, mean " \
                      f"{format_number(column.mean)}"
         else:
-            values = ", ".join(f"{value} ({count})" for value, count in column.top)
-        table.add_row(escape(str(column.name)), column.kind, str(column.missing), str(column.distinct),
+            values = ", ".join(f"{shown_text(value)} ({count})" for value, count in column.top)
+        table.add_row(escape(shown_text(column.name)), column.kind, str(column.missing), str(column.distinct),
                       escape(values))
     return table
 
 
 def _target_renderables(target: TargetProfile) -> list[RenderableType]:
     known = sum(count for _, count in target.classes)
-    heading = f"target {escape(repr(target.name))}: {target.task}"
+    heading = f"target {escape(quoted(target.name))}: {target.task}"
     if target.task == "classification":
         heading += f", {len(target.classes)} classes"
         table = Table()
@@ -77,7 +79,7 @@ def _target_renderables(target: TargetProfile) -> list[RenderableType]:
         for column in ("rows", "share"):
             table.add_column(column, justify="right")
         for label, count in target.classes:
-            table.add_row(escape(label), str(count), f"{count / known:.1%}")
+            table.add_row(escape(shown_text(label)), str(count), f"{count / known:.1%}")
     else:
         table = Table()
         table.add_column("statistic")
@@ -108,7 +110,7 @@ def data_summary(prepared: Any) -> Table:
     config, datasets = prepared.config, prepared.datasets
     preprocessor = datasets.preprocessor
     table = Table.grid(padding=(0, 2))
-    table.add_row("config", f"{config.name} ({config.task}, {config.dtype})")
+    table.add_row("config", Text(shown_text(f"{config.name} ({config.task}, {config.dtype})")))
     parts = [f"train {datasets.train.features.shape[0]}"]
     parts += [f"{name} {split.features.shape[0]}" for name, split in
               (("valid", datasets.valid), ("test", datasets.test)) if split is not None]
@@ -120,10 +122,11 @@ def data_summary(prepared: Any) -> Table:
     table.add_row("inputs", f"{len(preprocessor.feature_names)} columns -> {preprocessor.input_width} features"
                             f"{embedded}")
     for row in prepared.model.embeddings():
-        table.add_row("embedding", f"{row['column']}: {row['categories']} categories + unknown -> {row['dim']} dims, "
-                                   f"{row['parameters']:,} parameters ({row['name']})")
+        table.add_row("embedding", Text(shown_text(
+            f"{row['column']}: {row['categories']} categories + unknown -> {row['dim']} dims, "
+            f"{row['parameters']:,} parameters ({row['name']})")))
     if preprocessor.classes:
-        table.add_row("classes", ", ".join(str(label) for label in preprocessor.classes))
+        table.add_row("classes", Text(format_values([str(label) for label in preprocessor.classes])))
     else:
-        table.add_row("targets", ", ".join(preprocessor.target_names))
+        table.add_row("targets", Text(format_values(preprocessor.target_names)))
     return table

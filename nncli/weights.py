@@ -15,7 +15,7 @@ import numpy as np
 
 from nncli.data import Datasets, Preprocessor
 from nncli.data.cells import canonical_text
-from nncli.errors import ConfigError
+from nncli.errors import ConfigError, format_values, quoted
 from nncli.split import Split
 
 
@@ -34,15 +34,19 @@ def class_weights(setting: str | Mapping[str, float], preprocessor: Preprocessor
         counts = np.bincount(class_indices(train_targets), minlength=classes).astype(np.float64)
         with np.errstate(divide="ignore"):  # a class without training rows weighs nothing anyway
             return np.where(counts > 0, len(train_targets) / (classes * np.maximum(counts, 1)), 0.0)
-    keys = list(canonical_text(np.array([str(label) for label in preprocessor.class_text], dtype=str)))
+    keys = canonical_text(np.array([str(label) for label in preprocessor.class_text], dtype=str))
+    position_of = {str(key): position for position, key in enumerate(keys)}  # one lookup per named class
     weights = np.ones(classes)
-    for label, weight in (setting.items() if isinstance(setting, Mapping) else ()):
-        key = str(canonical_text(np.array([str(label)], dtype=str))[0])
-        if key not in keys:
-            known = ", ".join(str(text) for text in preprocessor.class_text)
-            raise ConfigError(f"names class {label!r}, which the training data does not have (classes: {known})",
-                              field="training.class_weight")
-        weights[keys.index(key)] = float(weight)
+    named = list(setting.items()) if isinstance(setting, Mapping) else []
+    named_keys = canonical_text(np.array([str(label) for label, _ in named], dtype=str)) if named else \
+        np.array([], dtype=str)
+    for (label, weight), key in zip(named, map(str, named_keys), strict=True):
+        if key not in position_of:
+            known = format_values(list(preprocessor.class_text))
+            shown = quoted(label) if isinstance(label, str) else repr(label)
+            raise ConfigError(f"names class {shown}, which the training data does not have (classes: "
+                              f"{known})", field="training.class_weight")
+        weights[position_of[key]] = float(weight)
     return weights
 
 

@@ -217,7 +217,7 @@ def test_anchors_and_merge_keys():
     ("  target: label\n", "  target: label\n  valid: 1.5\n",
      "config.yaml:5: data.valid: must be a fraction in (0, 1), a CSV file path or null, got 1.5"),
     ("  target: label\n", "  target: label\n  delimiter: ab\n",
-     "config.yaml:5: data.delimiter: must be auto or a single character (a tab is \"\\t\", quoted), got 'ab'"),
+     "config.yaml:5: data.delimiter: must be auto or a single ASCII character (a tab is \"\\t\", quoted), got 'ab'"),
     ("  target: label\n", "  target: label\n  missing: fill\n",
      "config.yaml:5: data.missing: must be one of: error, drop, impute, got 'fill'"),
     ("target: label", "target: [a, b]",
@@ -324,7 +324,7 @@ def test_named_layers_and_merges():
      "config.yaml:5: layers[2].inputs[1]: 'rigth' is not 'input' (the data) or the name of an earlier layer; did "
      "you mean 'right'? valid: input, left, right"),
     ("inputs: [input]", "inputs: [concat_2]",
-     "config.yaml:4: layers[1].inputs[0]: 'concat_2' is not 'input' (the data) or the name of an earlier layer "
+     "config.yaml:4: layers[1].inputs[0]: 'concat_2' is not 'input' (the data) or the name of an earlier layer; "
      "valid: input, left"),
     ("inputs: [left, right]", "inputs: [left]",
      "config.yaml:5: layers[2].inputs: a concat layer joins several inputs: list at least 2 in `inputs`, got "

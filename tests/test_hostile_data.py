@@ -16,8 +16,7 @@ from typer.testing import CliRunner
 
 from nncli.cli import app
 from nncli.data import blocks, cache, preprocess, read_table, split_indices
-from nncli.data.cells import format_values
-from nncli.errors import DataError
+from nncli.errors import DataError, format_values
 from tests import test_errors as errors
 from tests.test_errors import csv_lines, fails, replaced, run_nncli, snapshot, table, with_config
 

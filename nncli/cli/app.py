@@ -6,6 +6,7 @@ Heavy modules (numpy, pandas, the core) are imported inside the commands so `nnc
 from __future__ import annotations
 
 import contextlib
+import errno
 import sys
 import warnings
 from collections.abc import Iterator
@@ -58,6 +59,8 @@ def main_options(
 
 DEBUG_HELP = "Show the Python traceback of an error."
 DATA_HELP = "CSV file (or .csv.gz/.bz2/.xz/.zst, .parquet, or - for CSV on stdin)"
+# What the system says of a path as given (too long, a loop, a file where a directory should be): bad usage.
+PATH_ERRORS = {errno.ENAMETOOLONG, errno.ELOOP, errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM}
 
 
 @contextlib.contextmanager
@@ -66,7 +69,7 @@ def user_errors(debug: bool) -> Iterator[None]:
 
     Without `--debug`, Python warnings are not shown either: what matters reaches the user as an error.
     """
-    from nncli.errors import NncliError
+    from nncli.errors import NncliError, one_paragraph
 
     try:
         with warnings.catch_warnings():
@@ -97,7 +100,10 @@ def user_errors(debug: bool) -> Iterator[None]:
     except Exception as error:  # a bug or an environment failure: short message, exit 1
         if debug:
             raise
-        message = " ".join(f"{type(error).__name__}: {error}".split())
+        if isinstance(error, OSError) and error.filename is not None:  # e.g. a path too long to even look at
+            typer.echo(f"error: {one_paragraph(f'{error.filename}: {error.strerror or error}')}", err=True)
+            raise typer.Exit(2 if error.errno in PATH_ERRORS else 1) from None
+        message = one_paragraph(" ".join(f"{type(error).__name__}: {error}".split()))
         typer.echo(f"error: {message} (run again with --debug for the traceback)", err=True)
         raise typer.Exit(1) from None
 

@@ -14,11 +14,13 @@ from nncli.cli.app import DEBUG_HELP, app, user_errors, write_stdout
 def cv_table(result: Any) -> Any:
     """The folds' scores on their held-out rows, then mean ± std, as a rich Table."""
     from rich.table import Table
+    from rich.text import Text
 
     from nncli.display import format_metric
+    from nncli.errors import shown_text
 
     names = list(result.mean)
-    table = Table(title=f"cross-validation: {len(result.folds)} folds ({result.cv_dir})")
+    table = Table(title=Text(shown_text(f"cross-validation: {len(result.folds)} folds ({result.cv_dir})")))
     for column in ["fold", "status", *names]:
         table.add_column(column, justify="left" if column == "status" else "right")
     for fold in result.folds:

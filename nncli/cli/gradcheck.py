@@ -22,8 +22,10 @@ def gradcheck(
     """
     with user_errors(debug):
         from rich.table import Table
+        from rich.text import Text
 
         from nncli.console import make_console
+        from nncli.errors import format_values, shown_text
         from nncli.gradcheck import BATCH_ROWS, TOLERANCE, check_config
 
         results = check_config(config, overrides)
@@ -31,7 +33,7 @@ def gradcheck(
         for column in ("parameter", "shape", "checked", "max relative error", ""):
             table.add_column(column, justify="right" if column in ("checked", "max relative error") else "left")
         for result in results:
-            table.add_row(result.name, "×".join(map(str, result.shape)), str(result.checked),
+            table.add_row(Text(shown_text(result.name)), "×".join(map(str, result.shape)), str(result.checked),
                           f"{result.max_error:.2e}", "ok" if result.passed else "FAIL")
         console = make_console()
         console.print(f"float64 central differences on {BATCH_ROWS} training rows (dropout off, batchnorm in "
@@ -40,6 +42,6 @@ def gradcheck(
         failed = [result.name for result in results if not result.passed]
         if failed:
             console.print(f"{len(failed)} of {len(results)} parameters differ by {TOLERANCE:g} or more: "
-                          f"{', '.join(failed)}")
+                          f"{format_values(failed)}", markup=False)
             raise typer.Exit(1)
         console.print(f"all {len(results)} parameters agree within {TOLERANCE:g}")

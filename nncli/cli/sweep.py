@@ -19,19 +19,21 @@ SHOWN_TRIALS = 15
 def leaderboard_table(board: Any) -> Any:
     """The best trials so far (and how many ran), as a rich Table."""
     from rich.table import Table
+    from rich.text import Text
 
     from nncli.display import format_metric, format_seconds
+    from nncli.errors import shown_text
 
     spec = board.spec
     ranked = board.ranked()
     done = sum(record["status"] not in ("running",) for record in ranked)
-    table = Table(title=f"sweep {spec.name}: {done} trials done ({spec.metric}, {spec.mode})")
+    table = Table(title=Text(shown_text(f"sweep {spec.name}: {done} trials done ({spec.metric}, {spec.mode})")))
     paths = [dimension.path for dimension in spec.space]
     for column in ["trial", *paths, spec.metric, "status", "seconds"]:
         table.add_column(column, justify="left" if column == "status" else "right")
     for record in ranked[:SHOWN_TRIALS]:
         seconds = record.get("seconds")
-        table.add_row(str(record["trial"]), *(_value(record["values"].get(path)) for path in paths),
+        table.add_row(str(record["trial"]), *(Text(shown_text(_value(record["values"].get(path)))) for path in paths),
                       format_metric(record.get("metric")), record["status"],
                       "" if seconds is None else format_seconds(seconds))
     return table

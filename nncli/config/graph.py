@@ -7,6 +7,7 @@ from typing import Any
 from nncli.config.locations import Path_
 from nncli.config.messages import show
 from nncli.config.problems import Problems, lookup, validate_parameters, with_article
+from nncli.errors import format_values, quoted
 from nncli.nn.graph import DATA_INPUT, GRAPH_KEYS, default_layer_name
 from nncli.registry import Registry, closest
 
@@ -17,7 +18,8 @@ def resolve_layers(value: Any, registry: Registry, problems: Problems) -> list[d
         problems.add(("layers",), f"must be a non-empty list of layers, got {show(value)}")
         return None
     names: list[str | None] = []  # by index; None where the name is invalid
-    found = [_layer(index, spec, names, registry, problems) for index, spec in enumerate(value)]
+    positions: dict[str, int] = {}  # name -> index: a long network is checked in linear time
+    found = [_layer(index, spec, names, positions, registry, problems) for index, spec in enumerate(value)]
     resolved = [layer for layer in found if layer is not None]
     if len(resolved) < len(found):
         return None
@@ -54,7 +56,7 @@ def _check_embedded_columns(resolved: list[dict], problems: Problems) -> None:
         seen.setdefault(column, index)
 
 
-def _layer(index: int, spec: Any, names: list[str | None], registry: Registry,
+def _layer(index: int, spec: Any, names: list[str | None], positions: dict[str, int], registry: Registry,
            problems: Problems) -> dict | None:
     path: Path_ = ("layers", index)
     if not isinstance(spec, dict):
@@ -65,9 +67,11 @@ def _layer(index: int, spec: Any, names: list[str | None], registry: Registry,
     cls = lookup(registry, kind, (*path, "type"), problems) if "type" in spec else None
     if "type" not in spec:
         problems.add((*path, "type"), "required")
-    name = _layer_name(spec, index, names, path, problems)
+    name = _layer_name(spec, index, positions, path, problems)
     names.append(name)
-    inputs = _layer_inputs(spec, index, names, cls, path, problems)
+    if name is not None:
+        positions[name] = index
+    inputs = _layer_inputs(spec, index, names, positions, cls, path, problems)
     if cls is None:
         return None
     params = validate_parameters(cls, {key: value for key, value in spec.items() if key not in GRAPH_KEYS}, path,
@@ -77,7 +81,7 @@ def _layer(index: int, spec: Any, names: list[str | None], registry: Registry,
     return {"type": kind, "name": name, "inputs": inputs, **params}
 
 
-def _layer_name(spec: dict, index: int, names: list[str | None], path: Path_, problems: Problems) -> str | None:
+def _layer_name(spec: dict, index: int, positions: dict[str, int], path: Path_, problems: Problems) -> str | None:
     kind = spec.get("type")
     name = spec.get("name")
     if name is None:
@@ -88,15 +92,15 @@ def _layer_name(spec: dict, index: int, names: list[str | None], path: Path_, pr
     if name == DATA_INPUT:
         problems.add((*path, "name"), f"{DATA_INPUT!r} is reserved for the data; choose another name")
         return None
-    if name in names:
-        problems.add((*path, "name"), f"{name!r} is already the name of layers[{names.index(name)}]; "
+    if name in positions:
+        problems.add((*path, "name"), f"{name!r} is already the name of layers[{positions[name]}]; "
                                        "layer names must be unique")
         return None
     return name
 
 
-def _layer_inputs(spec: dict, index: int, names: list[str | None], cls: type | None, path: Path_,
-                  problems: Problems) -> list[str] | None:
+def _layer_inputs(spec: dict, index: int, names: list[str | None], positions: dict[str, int], cls: type | None,
+                  path: Path_, problems: Problems) -> list[str] | None:
     given = spec.get("inputs") is not None
     if getattr(cls, "reads_column", False):
         if spec.get("inputs") not in (None, []):  # [] is how the resolved config writes "none"
@@ -116,16 +120,15 @@ def _layer_inputs(spec: dict, index: int, names: list[str | None], cls: type | N
         if previous is None:
             return None  # that layer's own error says why
         inputs = [previous]
-    earlier = [DATA_INPUT] + [name for name in names[:index] if name is not None]
     for position, source in enumerate(inputs):
-        if source not in earlier:
-            message = f"{source!r} is not {DATA_INPUT!r} (the data) or the name of an earlier layer"
+        if source != DATA_INPUT and positions.get(source, index) >= index:
+            earlier = [DATA_INPUT] + [name for name in names[:index] if name is not None]
+            message = f"{quoted(source)} is not {DATA_INPUT!r} (the data) or the name of an earlier layer"
             suggestion = closest(source, earlier)
-            if suggestion is not None:
-                message += f"; did you mean {suggestion!r}?"
+            message += ";" if suggestion is None else f"; did you mean {suggestion!r}?"
             listed = isinstance(spec.get("inputs"), (list, tuple))
             where = (*path, "inputs", position) if listed else (*path, "inputs")
-            problems.add(where, message + " valid: " + ", ".join(earlier))
+            problems.add(where, f"{message} valid: {format_values(earlier)}")
             return None
     if cls is not None:
         where = (*path, "inputs") if given else path

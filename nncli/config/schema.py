@@ -54,9 +54,10 @@ def _valid_split(value: Any, info: ValidationInfo) -> float | Path | None:
 
 
 def _delimiter(value: Any) -> str:
-    if value == "auto" or (isinstance(value, str) and len(value) == 1 and value not in "\r\n\"\0"):
+    # pandas' C parser splits on one byte: 'é' (two bytes in UTF-8) made it fail with a raw ValueError
+    if value == "auto" or (isinstance(value, str) and len(value) == 1 and value.isascii() and value not in "\r\n\"\0"):
         return value
-    raise ValueError(f'must be auto or a single character (a tab is "\\t", quoted), got {show(value)}')
+    raise ValueError(f'must be auto or a single ASCII character (a tab is "\\t", quoted), got {show(value)}')
 
 
 def _names(value: Any, what: str, allow_empty: bool) -> list[str]:
@@ -191,7 +192,7 @@ class DataConfig(Section):
     valid: ValidSplit = 0.2
     """A CSV path, a fraction of train held out (stratified for classification), or null."""
     delimiter: Delimiter = "auto"
-    """Auto (sniffed among , ; tab |) or a single character."""
+    """Auto (sniffed among , ; tab |) or a single ASCII character."""
     missing: Literal["error", "drop", "impute"] = "error"
     """Missing feature cells: error, drop the rows, or impute (numeric: training mean; categorical: own category)."""
     test: OptionalCsvPath = None

@@ -14,7 +14,7 @@ import yaml
 
 from nncli.config.locations import Locations, Mark, Path_
 from nncli.config.messages import show
-from nncli.errors import ConfigError
+from nncli.errors import ConfigError, quoted
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_TAG + name for name in ("str", "int", "float", "bool", "null", "value")}
@@ -231,7 +231,7 @@ class _Builder:
         try:
             return self.loader.yaml_constructors[node.tag](self.loader, node)
         except (ValueError, KeyError, TypeError, OverflowError, yaml.YAMLError):
-            raise self.fail(node, f"cannot read {node.value!r} as {_short_tag(node.tag)}", path) from None
+            raise self.fail(node, f"cannot read {quoted(node.value)} as {_short_tag(node.tag)}", path) from None
 
     def mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
         result: dict = {}

@@ -308,5 +308,5 @@ def _display(path: Any) -> str:
     path = Path(path)
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve())) if path.is_absolute() else str(path)
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside it, a symlink loop (RuntimeError), no working directory
         return str(path)

@@ -37,6 +37,7 @@ import pandas as pd
 
 FORMAT_VERSION = 1
 MIN_BYTES = 1 << 20
+MAX_WORDS_BYTES = 256 << 20  # a text column whose words would take more is not cached
 DIRECTORY = "nncli-cache"
 """nncli's own folder inside the cache location: the only place it writes, reads or deletes cache files."""
 _MAGIC = b"nncli-cache\n"
@@ -319,6 +320,8 @@ def _frame_arrays(frame: pd.DataFrame) -> tuple[Arrays, dict[str, Any]] | None:
         elif isinstance(dtype, pd.StringDtype) and pd.api.types.pandas_dtype(str(dtype)) == dtype:
             codes, uniques = pd.factorize(column, use_na_sentinel=True)
             words = list(uniques)
+            if len(words) * max(map(len, words), default=0) * 4 > MAX_WORDS_BYTES:
+                return None  # a numpy text array is as wide as its longest word: one 20 MB cell makes it huge
             vocabulary = np.array(words, dtype=str) if words else np.array([], dtype="<U1")
             if vocabulary.tolist() != words:  # numpy drops trailing NUL characters
                 return None

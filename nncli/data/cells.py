@@ -6,17 +6,20 @@ the slow per-value work runs on the distinct values only, never per row.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from nncli.errors import quoted
+
+MAX_LABEL_CHARS = 1000
+"""The longest column name, category or class label: model.npz holds them in arrays as wide as the longest."""
+# Parsing and preparing cost about a millisecond per column: a header of 500000 empty names took minutes.
+MAX_COLUMNS = 10_000
 # Integral floats below this print without a decimal point ("3", not "3.0"); above it they lose precision.
 _EXACT_INTEGERS = 2.0**53
-# What repr escapes in text: C0 and C1 control characters, DEL and the Unicode line and paragraph separators.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def line_of(index: pd.Index, position: int) -> int | None:
@@ -49,20 +52,15 @@ def number_text(numbers: np.ndarray) -> np.ndarray:
     return text
 
 
-def escaped(text: object) -> str:
-    """Text for a message: control characters (a NUL, a tab, a line break) written as repr writes them (`\\x00`)."""
-    return _CONTROL.sub(lambda match: repr(match[0])[1:-1], str(text))
-
-
-def quoted(text: object) -> str:
-    """Text for a message in quotes, control characters escaped: `'0.571\\x00'`."""
-    return repr(str(text))
-
-
-def format_values(values: list, limit: int = 20) -> str:
-    """`a, b, c` (shortened after `limit` values, control characters escaped) for error messages."""
-    shown = ", ".join(escaped(value) for value in values[:limit])
-    return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
+def column_names_problem(names: Sequence[str], holder: str) -> str | None:
+    """Why a table's column names are refused (too many, or one too long for model.npz), or None if they fit."""
+    if len(names) > MAX_COLUMNS:
+        return f"the {holder} has {len(names)} columns; nncli reads at most {MAX_COLUMNS}"
+    for number, column in enumerate(names, start=1):
+        if len(column) > MAX_LABEL_CHARS:
+            return (f"the name of column {number} has {len(column)} characters; column names have at most "
+                    f"{MAX_LABEL_CHARS}")
+    return None
 
 
 def short_number(number: float, digits: int | None = None) -> str:
@@ -97,6 +95,15 @@ class Factor:
     def row_numbers(self) -> np.ndarray:
         """Per-row float values: NaN where the cell is missing or not a number."""
         return np.append(self.numbers, np.nan)[self.codes]
+
+    def first_too_long(self) -> tuple[int, int] | None:
+        """(row position, length) of the first cell longer than MAX_LABEL_CHARS (too long for a category or a
+        label), or None."""
+        if self.raw is None or not len(self.text) or np.char.str_len(self.text).max() <= MAX_LABEL_CHARS:
+            return None
+        too_long = np.append(np.char.str_len(self.text) > MAX_LABEL_CHARS, False)
+        position = first_true(too_long[self.codes])
+        return None if position is None else (position, len(str(self.raw[self.codes[position]])))
 
     def numeric_share(self) -> tuple[int, int]:
         """(cells that are numbers, non-missing cells)."""
@@ -145,11 +152,16 @@ def factor(series: pd.Series, rows: np.ndarray | None = None, marks: Marks = NO_
         numbers = np.asarray(uniques, dtype=np.float64)
         return _unmarked(Factor(codes, number_text(numbers), numbers), marks.number_mask(numbers))
     objects = np.asarray(uniques, dtype=object)
-    text = np.array([str(value) for value in objects], dtype=str) if len(objects) else np.array([], dtype=str)
+    # A numpy text array is as wide as its longest value: a long cell (20 MB) is kept cut, one character past
+    # the limit, so `first_too_long` still sees it; `raw` keeps it whole.
+    text = np.array([str(value)[:MAX_LABEL_CHARS + 1] for value in objects], dtype=str) if len(objects) else \
+        np.array([], dtype=str)
     numbers = pd.to_numeric(pd.Series(objects, dtype=object), errors="coerce").to_numpy(np.float64, copy=True)
     is_bool = np.fromiter((isinstance(value, (bool, np.bool_)) for value in objects), bool, len(objects))
     numbers[is_bool] = np.nan
-    marked = (np.isin(text, list(marks.texts)) | marks.number_mask(numbers)) if marks else None
+    # compared whole, not as the cut text: a mark of any length still matches its cell exactly
+    marked = (pd.Series(objects, dtype=object).astype(str).isin(marks.texts).to_numpy()
+              | marks.number_mask(numbers)) if marks else None
     parsed = ~np.isnan(numbers)
     if parsed.any():
         text = np.where(parsed, number_text(numbers), text)
@@ -162,6 +174,12 @@ def _unmarked(cells: Factor, marked: np.ndarray | None) -> Factor:
         return cells
     codes = np.where(np.append(marked, False)[cells.codes], -1, cells.codes)
     return Factor(codes, cells.text, cells.numbers, cells.raw)
+
+
+def float_column(column: pd.Series) -> np.ndarray:
+    """A numeric column as an array of floats, without a copy when it holds floats already."""
+    values = column.to_numpy()
+    return values if values.dtype.kind == "f" else column.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def canonical_text(texts: np.ndarray) -> np.ndarray:

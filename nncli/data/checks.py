@@ -9,18 +9,18 @@ import numpy as np
 import pandas as pd
 
 from nncli.data.cells import (
+    MAX_LABEL_CHARS,
     NO_MARKS,
     BadCell,
     Factor,
     Marks,
     factor,
-    format_values,
     is_number_column,
     line_of,
     numeric_cells,
 )
 from nncli.data.profile import ID_MIN_ROWS, is_id_like, is_index_like, is_unnamed, kind_warning
-from nncli.errors import ConfigError, DataError
+from nncli.errors import ConfigError, DataError, format_values
 from nncli.registry import closest
 
 Cells = dict[str, "np.ndarray | Factor"]  # a numeric column as floats (NaN = missing), a label column as a Factor
@@ -205,7 +205,12 @@ def read_cells(frame: pd.DataFrame, numeric: list[str], labels: list[str], sourc
                           source)
     for name in labels:
         known = (factors or {}).get(name)
-        cells[name] = factor(frame[name], rows, marks) if known is None else known
+        cells[name] = label_cells = factor(frame[name], rows, marks) if known is None else known
+        too_long = label_cells.first_too_long()
+        if too_long is not None:
+            raise DataError(f"column {name!r}: a value of {too_long[1]} characters; categories and class labels "
+                            f"have at most {MAX_LABEL_CHARS} (a column of free text cannot be a category or a class)",
+                            file=source, line=line_of(index, too_long[0]))
     return cells, index
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nncli.data.cells import Factor, format_values, line_of, sort_labels
-from nncli.errors import DataError
+from nncli.data.cells import Factor, line_of, size_text, sort_labels
+from nncli.errors import DataError, format_values
 
 UNKNOWN_CATEGORY = ("error", "ignore")
 EXAMPLES = 3  # unseen categories a warning names
@@ -166,6 +166,16 @@ def check_classes(written: np.ndarray, name: str, encoding: str, source: str) ->
     if encoding == "binary" and len(written) != 2:
         raise DataError(f"column {name!r} has {len(written)} classes ({shown}); binary_crossentropy needs "
                         "exactly 2: use categorical_crossentropy with a softmax output", file=source)
+
+
+def check_onehot_target(column: str, classes: int, rows: int, dtype: np.dtype, limit: int, source: str) -> None:
+    """Refuse, before it is built, a one-hot target matrix of `rows` x `classes` over `limit` bytes."""
+    needed = rows * classes * dtype.itemsize
+    if needed > limit:
+        raise DataError(f"column {column!r}: its {classes} classes make the one-hot target matrix {rows} rows x "
+                        f"{classes} columns of {dtype.name}: {size_text(needed)}, over the limit of "
+                        f"{size_text(limit)}; is it a number to predict? then use a regression loss such as mse",
+                        file=source)
 
 
 def text_array(values: Sequence[str] | np.ndarray) -> np.ndarray:

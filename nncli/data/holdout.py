@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nncli.data.cells import number_text, quoted
-from nncli.errors import DataError
+from nncli.data.cells import number_text
+from nncli.errors import DataError, quoted
 
 
 def split_indices(n_rows: int, fraction: float, rng: np.random.Generator, labels: np.ndarray | None = None,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nncli.data.blocks import memory_quarter, worker_count
-from nncli.data.cells import Marks, canonical_text, factor, label_values, line_of, size_text
+from nncli.data.cells import Marks, canonical_text, factor, float_column, label_values, line_of, size_text
 from nncli.data.checks import (
     Cells,
     Factors,
@@ -40,6 +40,7 @@ from nncli.data.encoding import (
     UNKNOWN_CATEGORY,
     Slots,
     check_classes,
+    check_onehot_target,
     class_codes,
     embedding_categories,
     embedding_rows,
@@ -119,10 +120,10 @@ class Preprocessor:
                 numeric_positions.append(len(self.input_names))
                 self.input_names.append(name)
         self.input_width = len(self.input_names)
+        position_of = {name: position for position, name in enumerate(self.feature_names)}
         self._numeric_columns = [
-            (name, slot, float(self.offset[position]), float(self.divisor[position]))
-            for slot, name in zip(numeric_positions, self._numeric, strict=False)
-            for position in [self.feature_names.index(name)]]
+            (name, slot, float(self.offset[position_of[name]]), float(self.divisor[position_of[name]]))
+            for slot, name in zip(numeric_positions, self._numeric, strict=False)]
 
     def feature_slices(self) -> dict[str, slice]:
         """Each raw feature column's columns of the feature matrix: its one scaled column, or its whole one-hot
@@ -237,8 +238,11 @@ class Preprocessor:
         return PreparedRows(prepared, skipped, warnings)
 
     def _check_size(self, rows: int, source: str) -> None:
-        """Refuse, before it is built, a feature matrix over `feature_limit()` that a one-hot encoding widens."""
-        needed, limit = rows * self.input_width * self.dtype.itemsize, feature_limit()
+        """Refuse, before they are built, a one-hot target matrix or a feature matrix over `feature_limit()`."""
+        limit = feature_limit()
+        if self.target_encoding == "onehot":
+            check_onehot_target(self.target_names[0], len(self.classes), rows, self.dtype, limit, source)
+        needed = rows * self.input_width * self.dtype.itemsize
         if needed <= limit or not self._onehot:
             return
         name, _, width = max(self._onehot, key=lambda onehot: onehot[2])
@@ -280,7 +284,7 @@ class Preprocessor:
         """Network inputs (rows, input_width) from a prepared frame: numbers rounded to `dtype`, then scaled."""
         rows, dtype = len(frame), np.dtype(dtype)
         out = np.empty((rows, self.input_width), dtype=dtype)
-        columns = [_floats(frame[name]) for name, *_ in self._numeric_columns]
+        columns = [float_column(frame[name]) for name, *_ in self._numeric_columns]
         # Row ranges scale on worker threads (numpy lets go of the GIL in each call): 2x on two cores
         ranges = _row_ranges(rows, worker_count() if rows >= _PARALLEL_ROWS else 1)
         if len(ranges) == 1:
@@ -385,10 +389,4 @@ def _row_ranges(rows: int, parts: int) -> list[tuple[int, int]]:
     blocks = max(1, -(-rows // _BLOCK_ROWS))
     bounds = [min(rows, (blocks * part // parts) * _BLOCK_ROWS) for part in range(parts + 1)]
     return [(first, last) for first, last in itertools.pairwise(bounds) if last > first] or [(0, rows)]
-
-
-def _floats(column: pd.Series) -> np.ndarray:
-    """A prepared numeric column as an array of floats, without a copy when it holds floats already."""
-    values = column.to_numpy()
-    return values if values.dtype.kind == "f" else column.to_numpy(dtype=np.float64, na_value=np.nan)
 

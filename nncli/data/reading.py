@@ -32,9 +32,9 @@ import pandas as pd
 
 from nncli.data import cache, sources
 from nncli.data.blocks import memory_quarter, parse_blocks
-from nncli.data.cells import Options, format_values, size_text
+from nncli.data.cells import Options, column_names_problem, size_text
 from nncli.data.records import scan_records
-from nncli.errors import DataError
+from nncli.errors import DataError, format_values, quoted
 from nncli.registry import closest
 
 DELIMITERS = ",;\t|"
@@ -176,8 +176,8 @@ def _header(raw_head: bytes, delimiter: str, name: str) -> tuple[str, list[str]]
     if head[0] in "\r\n":
         raise DataError("the first line is empty; it must be the header row", file=name, line=1)
     sep = sniff_delimiter(head) if delimiter == "auto" else delimiter
-    if len(sep) != 1:
-        raise DataError(f"the delimiter must be a single character, got {sep!r}", file=name)
+    if len(sep) != 1 or not sep.isascii():  # pandas' C parser splits on one byte
+        raise DataError(f"the delimiter must be a single ASCII character, got {quoted(sep)}", file=name)
     try:
         header = next(csv.reader(io.StringIO(head), delimiter=sep))
     except csv.Error as error:
@@ -286,6 +286,9 @@ def _encoding_error(raw: bytes, position: int, name: str, sep: str, header: list
 
 
 def _check_header(header: list[str], name: str) -> None:
+    problem = column_names_problem(header, "header")
+    if problem is not None:
+        raise DataError(problem, file=name, line=1)
     seen: dict[str, int] = {}
     for number, column in enumerate(header, start=1):
         if column and column in seen:

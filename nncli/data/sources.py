@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import pandas as pd
 
-from nncli.data.cells import size_text
+from nncli.data.cells import column_names_problem, size_text
 from nncli.errors import DataError
 
 STDIN = "-"
@@ -176,6 +176,9 @@ def read_parquet(path: Path, name: str, limit: int) -> pd.DataFrame:
         raise DataError('reading a Parquet file needs pyarrow: pip install "nncli[parquet]"', file=name) from None
     try:
         metadata = parquet.ParquetFile(path).metadata
+        problem = column_names_problem(metadata.schema.names, "table")
+        if problem is not None:
+            raise DataError(problem, file=name)
         size = sum(metadata.row_group(group).total_byte_size for group in range(metadata.num_row_groups))
         if size > limit:
             raise DataError(f"the table holds {size_text(size)} once decompressed, more than the limit of "

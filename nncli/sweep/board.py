@@ -46,7 +46,7 @@ def claim_sweep_dir(name: str, out: Path | None, resume: bool, base: Path | None
         with runs.claim_run_dir(name, out, False, base) as directory:
             yield directory
         return
-    directory = Path(out) if out is not None else (base or Path.cwd()) / "runs" / name
+    directory = Path(out) if out is not None else runs.runs_folder(base) / name
     if not (directory / runs.SUMMARY_FILE).is_file() or not runs.is_marked(directory):
         raise NncliError("--resume: there is no sweep to continue here (no summary.json in a directory nncli "
                          "made); give the --out of an interrupted sweep, or start it without --resume",

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from nncli.config import Config, load_config
-from nncli.errors import NncliError
+from nncli.errors import NncliError, one_paragraph
 from nncli.runner import train_into
 from nncli.sweep.asha import Asha
 
@@ -37,7 +37,7 @@ def run_trial(config_path: str, trial: int, values: dict[str, Any], trial_dir: s
     except NncliError as error:  # a value the config refuses: recorded, the sweep goes on
         record["error"] = str(error)
     except Exception as error:  # anything else fails this trial only
-        record["error"] = " ".join(f"{type(error).__name__}: {error}".split())
+        record["error"] = one_paragraph(" ".join(f"{type(error).__name__}: {error}".split()))
     record["seconds"] = time.perf_counter() - started
     return record
 
