@@ -333,6 +333,9 @@ def evaluation_renderables(report: dict[str, Any], task: str, classes: list[str]
         per_class.add_row(Text(shown_text(label)), *(format_metric(row.get(name)) for name in
                                         ["precision", "recall", "f1", "support"]))
 
+    if report["confusion_matrix"] is None:
+        return [_with_rows(summary, report), per_class,
+                Text(f"confusion matrix: left out for {len(classes)} classes (eval --json has the per-class scores)")]
     matrix = Table(title="confusion matrix", header_style="bold")
     matrix.add_column("true \\ predicted", style="bold")
     for label in classes:

@@ -52,11 +52,26 @@ def _class_count(encoded: np.ndarray) -> int:
     return max(2, _as_columns(encoded).shape[1])
 
 
+MAX_MATRIX_CLASSES = 1000
+"""A report carries the confusion matrix up to this many classes (a million counts); beyond, per-class scores
+only: 30000 classes would need a 7 GB matrix (and much more as JSON) for counts no one can read."""
+
+
 def confusion_matrix(targets: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     """(C, C) counts: rows are the true class, columns the predicted class."""
     count = _class_count(targets)
     true, predicted = class_indices(targets), class_indices(outputs)
     return np.bincount(true * count + predicted, minlength=count * count).reshape(count, count)
+
+
+def class_counts(targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray]:
+    """Per class: rows predicted right (the confusion matrix's diagonal), rows predicted as the class (its column
+    sums) and rows of the class (its row sums, the support), in memory linear in the classes."""
+    count = _class_count(targets)
+    true, predicted = class_indices(targets), class_indices(outputs)
+    return {"true_positive": np.bincount(true[true == predicted], minlength=count),
+            "predicted": np.bincount(predicted, minlength=count),
+            "support": np.bincount(true, minlength=count)}
 
 
 def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -65,11 +80,9 @@ def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
 
 
-def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-class precision, recall, f1 and support from a confusion matrix."""
-    true_positive = np.diagonal(matrix)
-    predicted = matrix.sum(axis=0)
-    support = matrix.sum(axis=1)
+def per_class_scores(counts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-class precision, recall, f1 and support from `class_counts`."""
+    true_positive, predicted, support = counts["true_positive"], counts["predicted"], counts["support"]
     return {
         "precision": _safe_ratio(true_positive, predicted),
         "recall": _safe_ratio(true_positive, support),
@@ -79,12 +92,12 @@ def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _macro(matrix: np.ndarray, score: str) -> float:
+def _macro(counts: dict[str, np.ndarray], score: str) -> float:
     # scikit-learn averages over the labels seen in the targets or the predictions only
-    seen = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
+    seen = (counts["predicted"] + counts["support"]) > 0
     if not seen.any():
         return float("nan")
-    return float(np.mean(per_class_scores(matrix)[score][seen]))
+    return float(np.mean(per_class_scores(counts)[score][seen]))
 
 
 def _average_ranks(values: np.ndarray) -> np.ndarray:
@@ -144,7 +157,7 @@ class Precision(ClassificationMetric):
     """Macro-averaged precision: tp / (tp + fp) per class, 0 for a class never predicted."""
 
     def __call__(self, targets: np.ndarray, outputs: np.ndarray) -> float:
-        return _macro(confusion_matrix(targets, outputs), "precision")
+        return _macro(class_counts(targets, outputs), "precision")
 
 
 @METRICS.register("recall")
@@ -152,7 +165,7 @@ class Recall(ClassificationMetric):
     """Macro-averaged recall: tp / (tp + fn) per class."""
 
     def __call__(self, targets: np.ndarray, outputs: np.ndarray) -> float:
-        return _macro(confusion_matrix(targets, outputs), "recall")
+        return _macro(class_counts(targets, outputs), "recall")
 
 
 @METRICS.register("f1")
@@ -160,7 +173,7 @@ class F1(ClassificationMetric):
     """Macro-averaged F1: 2·tp / (2·tp + fp + fn) per class."""
 
     def __call__(self, targets: np.ndarray, outputs: np.ndarray) -> float:
-        return _macro(confusion_matrix(targets, outputs), "f1")
+        return _macro(class_counts(targets, outputs), "f1")
 
 
 @METRICS.register("auc")
@@ -254,8 +267,8 @@ def compute_metrics(names: list[str], targets: np.ndarray, outputs: np.ndarray) 
 
 def classification_report(targets: np.ndarray, outputs: np.ndarray, classes: list[str]) -> dict[str, Any]:
     """Accuracy, macro precision/recall/f1, per-class scores and the confusion matrix, JSON-ready."""
-    matrix = confusion_matrix(targets, outputs)
-    scores = per_class_scores(matrix)
+    counts = class_counts(targets, outputs)
+    scores = per_class_scores(counts)
     per_class = {
         str(label): {
             "precision": float(scores["precision"][i]),
@@ -265,14 +278,15 @@ def classification_report(targets: np.ndarray, outputs: np.ndarray, classes: lis
         }
         for i, label in enumerate(classes)
     }
-    total = int(matrix.sum())
+    total = int(counts["support"].sum())
+    small = len(counts["support"]) <= MAX_MATRIX_CLASSES
     return {
-        "accuracy": float(np.trace(matrix) / total) if total else float("nan"),
-        "precision": _macro(matrix, "precision"),
-        "recall": _macro(matrix, "recall"),
-        "f1": _macro(matrix, "f1"),
+        "accuracy": float(counts["true_positive"].sum() / total) if total else float("nan"),
+        "precision": _macro(counts, "precision"),
+        "recall": _macro(counts, "recall"),
+        "f1": _macro(counts, "f1"),
         "per_class": per_class,
-        "confusion_matrix": matrix.tolist(),
+        "confusion_matrix": confusion_matrix(targets, outputs).tolist() if small else None,
     }
 
 

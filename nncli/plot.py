@@ -145,6 +145,8 @@ def test_confusion(view: RunView) -> tuple[np.ndarray, list[str]] | None:
         test = view.directory / test
     trained = api.load_model(view.directory)
     report = api.evaluate_model(trained, test)
+    if report["confusion_matrix"] is None:  # too many classes to draw a readable matrix
+        return None
     return np.asarray(report["confusion_matrix"]), [str(label) for label in trained.preprocessor.classes]
 
 

@@ -193,6 +193,14 @@ def test_classification_evaluation():
     assert cells(text, "yes") == ["0", "2"]
 
 
+def test_a_report_without_its_matrix_says_so_in_one_line():
+    report = {"accuracy": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5, "confusion_matrix": None,
+              "per_class": {f"c{i}": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 1} for i in range(1001)}}
+    *_, matrix = evaluation_renderables(report, "classification", [f"c{i}" for i in range(1001)])
+    assert render(matrix).strip() == \
+        "confusion matrix: left out for 1001 classes (eval --json has the per-class scores)"
+
+
 def test_regression_evaluation():
     report = {"loss": 0.5, "mse": 0.5, "mae": 0.625, "rmse": 0.7071, "r2": 0.55,
               "per_target": {"y": {"mse": 0.5, "mae": 0.625, "rmse": 0.7071, "r2": 0.55}}}

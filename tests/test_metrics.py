@@ -11,6 +11,7 @@ import pytest
 from nncli.errors import ConfigError
 from nncli.metrics import (
     METRICS,
+    class_counts,
     class_indices,
     class_probabilities,
     classification_report,
@@ -224,3 +225,34 @@ def test_against_scikit_learn():
         values = compute_metrics(REGRESSION, targets, outputs)
         for name, value in expected.items():
             assert values[name] == pytest.approx(value, abs=1e-12), (name, k)
+
+
+def test_class_counts_are_the_confusion_matrix_diagonal_and_sums():
+    rng = np.random.default_rng(3)
+    for count in (2, 3, 7):
+        targets, outputs = one_hot(rng.integers(0, count, 200), count), rng.random((200, count))
+        matrix, counts = confusion_matrix(targets, outputs), class_counts(targets, outputs)
+        assert counts["true_positive"].tolist() == np.diagonal(matrix).tolist()
+        assert counts["predicted"].tolist() == matrix.sum(axis=0).tolist()
+        assert counts["support"].tolist() == matrix.sum(axis=1).tolist()
+
+
+def test_a_report_over_many_classes_never_builds_the_matrix(monkeypatch):
+    """20000 classes, 1000 rows (one-hot: 80 MB): scores from counts; no 20000² matrix (3.2 GB), none in the report."""
+    import nncli.metrics as metrics
+
+    classes, rows = 20000, 1000
+    true = np.arange(rows) % classes
+    predicted = np.where(np.arange(rows) % 3 == 0, (true + 1) % classes, true)
+    targets = np.zeros((rows, classes), dtype=np.float32)  # one-hot, as eval gives them
+    targets[np.arange(rows), true] = 1
+    outputs = np.zeros_like(targets)
+    outputs[np.arange(rows), predicted] = 1
+    monkeypatch.setattr(metrics, "confusion_matrix", lambda *args: pytest.fail("built the dense matrix"))
+    report = classification_report(targets, outputs, [f"c{i}" for i in range(classes)])
+    assert report["confusion_matrix"] is None
+    assert report["accuracy"] == pytest.approx(np.mean(true == predicted))
+    assert len(report["per_class"]) == classes and report["per_class"]["c0"]["support"] == 1
+    assert report["per_class"]["c2"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+    assert report["per_class"]["c0"]["recall"] == 0.0
+    assert math.isfinite(compute_metrics(["precision", "recall", "f1"], targets, outputs)["f1"])
