@@ -68,7 +68,7 @@ def bench_csv(quick: bool, repeats: int, tmp: Path) -> tuple[str, list[Target], 
     def load(name: str) -> None:
         config = config_from_dict({"data": {"train": str(rounds[name]), "target": "target", "valid": None},
                                    "layers": [{"type": "dense", "units": 1}], "loss": "mse"}, base_dir=tmp)
-        load_datasets(config, np.random.default_rng(0))
+        load_datasets(config.data, np.random.default_rng(0), task="regression", encoding="values", dtype=np.float32)
 
     calls = {"pandas.read_csv": lambda: pd.read_csv(source),
              "nncli read_table": lambda: read_table(rounds["nncli read_table"]),
