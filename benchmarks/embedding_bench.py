@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
 from nncli.build import build_schedule
+from nncli.config.schema import Regularization, Training
 from nncli.nn.losses import LOSSES
 from nncli.nn.model import Model
 from nncli.nn.objective import Objective
@@ -81,7 +82,7 @@ def epoch_seconds(model: Model, split: Split, rng: np.random.Generator) -> float
     """CPU seconds of one shuffled epoch of the real loop."""
     objective = Objective(LOSSES.create("binary_crossentropy"), model.output_activation)
     optimizer = OPTIMIZERS.get("adam").from_config({"type": "adam", "lr": 1e-3})
-    settings = Settings(epochs=1, batch_size=BATCH, shuffle=True)
+    settings = Settings(Training(epochs=1, batch_size=BATCH, shuffle=True), Regularization())
     started = time.process_time()
     for _ in fit(model, objective, optimizer, build_schedule({"type": "constant"}), split, None, settings, rng,
                  TrainingState(), base_lr=1e-3):

@@ -30,6 +30,7 @@ def nncli_epochs(features: np.ndarray, targets: np.ndarray, widths: tuple[int, .
                  output: str, loss: str, optimizer: dict, batch_size: int, epochs: int = 1,
                  seed: int = 0) -> Epoch:
     """nncli's own loop (`nncli.train.fit`), advanced `epochs` epochs per call."""
+    from nncli.config.schema import Regularization, Training
     from nncli.nn.losses import LOSSES
     from nncli.nn.model import Model
     from nncli.nn.objective import Objective
@@ -43,7 +44,8 @@ def nncli_epochs(features: np.ndarray, targets: np.ndarray, widths: tuple[int, .
     objective = Objective(LOSSES.create(loss), model.output_activation)
     loop = fit(model, objective, OPTIMIZERS.get(optimizer["type"]).from_config(optimizer),
                SCHEDULES.get("constant").from_config({"type": "constant"}), Split(features, targets), None,
-               Settings(epochs=10**9, batch_size=batch_size, shuffle=True), rng, TrainingState(),
+               Settings(Training(epochs=10**9, batch_size=batch_size, shuffle=True), Regularization()), rng,
+               TrainingState(),
                base_lr=optimizer["lr"])
 
     def run() -> None:

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.append(str(ROOT))
 
+from nncli.config.schema import Regularization, Training
 from nncli.nn.losses import LOSSES
 from nncli.nn.model import Model
 from nncli.nn.objective import Objective
@@ -61,7 +62,7 @@ def step_runner(workload, weighted: bool):
     objective = Objective(LOSSES.create(loss), model.output_activation)
     optimizer = OPTIMIZERS.create("adam", lr=1e-3)
     optimizer.choose_engine(model.flat_params.size, 10**6)
-    settings = Settings(epochs=1, batch_size=batch)
+    settings = Settings(Training(epochs=1, batch_size=batch), Regularization())
     params, grads = [model.flat_params], [model.flat_grads]
     order = rng.permutation(rows)
     batch_x = np.empty((batch, features), dtype=np.float32)

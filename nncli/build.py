@@ -26,7 +26,7 @@ from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS, Optimizer
 from nncli.nn.schedules import SCHEDULES, Schedule
 from nncli.nn.targetscale import TargetScale
-from nncli.train import EarlyStopping, Settings
+from nncli.train import Settings
 from nncli.weights import weigh_datasets
 
 
@@ -64,14 +64,7 @@ def build_schedule(spec: dict[str, Any]) -> Schedule:
 
 def training_objects(config: Config, model: Model) -> TrainingObjects:
     """The objective (the config's loss with `model`'s output activation), optimizer, schedule and settings."""
-    training, early = config.training, config.training.early_stopping
-    settings = Settings(
-        epochs=training.epochs, batch_size=training.batch_size, shuffle=training.shuffle,
-        clip_norm=training.clip_norm, l1=config.regularization.l1, l2=config.regularization.l2,
-        metrics=tuple(config.metrics),
-        early_stopping=None if early is None else EarlyStopping(
-            monitor=early.monitor, patience=early.patience, min_delta=early.min_delta,
-            restore_best=early.restore_best))
+    settings = Settings(config.training, config.regularization, tuple(config.metrics))
     loss = create(LOSSES, config.loss)
     return TrainingObjects(
         objective=Objective(loss, model.output_activation, target_scale=model.target_scale),

@@ -127,7 +127,7 @@ def run_events(prepared: Prepared, run_dir: Path, resume: bool = False, *,
         runs.remove_stale_temporaries(run_dir)
     runs.write_text(run_dir / runs.CONFIG_FILE, config.to_yaml())
     train_split, valid_split = prepared.datasets.train, prepared.datasets.valid
-    progress = _Progress(settings.epochs, batches_per_epoch(train_split.rows, settings.batch_size))
+    progress = _Progress(settings.training.epochs, batches_per_epoch(train_split.rows, settings.training.batch_size))
     yield RunStarted(prepared, run_dir, state.epoch)
     started = time.perf_counter()
     saved_at = (state.epoch, state.batch)
@@ -154,7 +154,7 @@ def run_events(prepared: Prepared, run_dir: Path, resume: bool = False, *,
                               base_lr=objects.base_lr, should_stop=should_stop, on_batch=on_batch):
                 # The last epoch is saved before `fit` restores the best weights: the checkpoint holds the
                 # last ones, so a resume with more epochs goes on from where training stopped.
-                finished = state.epoch >= settings.epochs or state.stopped_early
+                finished = state.epoch >= settings.training.epochs or state.stopped_early
                 if finished or time.monotonic() - last_saved >= CHECKPOINT_SECONDS:
                     yield save_checkpoint_now()
                     last_saved = time.monotonic()

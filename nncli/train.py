@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -27,26 +28,51 @@ from nncli.nn.targetscale import scaled_loss
 from nncli.split import Split
 
 
-@dataclass(frozen=True)
-class EarlyStopping:
-    monitor: str = "val_loss"
-    patience: int = 10
-    min_delta: float = 0.0
-    restore_best: bool = True
+class EarlyStoppingRules(Protocol):
+    """The config's `training.early_stopping` section, as the loop reads it."""
+
+    @property
+    def monitor(self) -> str: ...
+    @property
+    def patience(self) -> int: ...
+    @property
+    def min_delta(self) -> float: ...
+    @property
+    def restore_best(self) -> bool: ...
+
+
+class TrainingRules(Protocol):
+    """The config's `training` section, as the loop reads it."""
+
+    @property
+    def epochs(self) -> int: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def shuffle(self) -> bool: ...
+    @property
+    def clip_norm(self) -> float | None: ...
+    @property
+    def early_stopping(self) -> EarlyStoppingRules | None: ...
+
+
+class Penalties(Protocol):
+    """The config's `regularization` section, as the loop reads it."""
+
+    @property
+    def l1(self) -> float: ...
+    @property
+    def l2(self) -> float: ...
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the loop needs from the config's `training`, `regularization` and `metrics`."""
+    """What the loop reads from a config: its `training` and `regularization` sections as they are, and the
+    names of its metrics. (Protocols rather than the config's classes: this layer never imports the config.)"""
 
-    epochs: int
-    batch_size: int = 32
-    shuffle: bool = True
-    clip_norm: float | None = None
-    l1: float = 0.0
-    l2: float = 0.0
+    training: TrainingRules
+    regularization: Penalties
     metrics: tuple[str, ...] = ()
-    early_stopping: EarlyStopping | None = None
 
 
 @dataclass
@@ -96,11 +122,11 @@ def batch_step(model: Model, objective: Objective, x: np.ndarray | Mapping[str, 
     logits = model.forward(x, training=True)
     value, grad = objective.value_and_grad(logits, y, weight)
     model.backward(grad)
-    if settings.l1 or settings.l2:
+    if settings.regularization.l1 or settings.regularization.l2:
         for layer in model.layers:
             for key in layer.regularized:
                 weight = layer.params[key]
-                value += regularize(weight, layer.grads[key], settings.l1, settings.l2,
+                value += regularize(weight, layer.grads[key], settings.regularization.l1, settings.regularization.l2,
                                     layer.buffer("regularization." + key, weight.shape))
     return value, logits
 
@@ -119,16 +145,16 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
         valid: Split | None, settings: Settings, rng: np.random.Generator, state: TrainingState,
         base_lr: float, should_stop: Callable[[], bool] = lambda: False,
         on_batch: Callable[[int], None] | None = None) -> Iterator[dict]:  # on_batch gets the 0-based index
-    """Train from `state` up to `settings.epochs`, yielding each finished epoch's record.
+    """Train from `state` up to `settings.training.epochs`, yielding each finished epoch's record.
 
     Raises `Interrupted` at a batch boundary when `should_stop()` turns true, and `TrainingError` when a batch
     loss is not finite (before the weights are touched by that batch).
     """
     rows = train.rows
-    batch_size = min(settings.batch_size, rows)
-    batches = batches_per_epoch(rows, settings.batch_size)
+    batch_size = min(settings.training.batch_size, rows)
+    batches = batches_per_epoch(rows, settings.training.batch_size)
     params, grads = [model.flat_params], [model.flat_grads]
-    optimizer.choose_engine(model.flat_params.size, batches * (settings.epochs - state.epoch))
+    optimizer.choose_engine(model.flat_params.size, batches * (settings.training.epochs - state.epoch))
     batch_x = np.empty((batch_size, train.features.shape[1]), dtype=train.features.dtype)
     batch_indices = {name: np.empty(batch_size, dtype=index.dtype) for name, index in train.indices.items()}
     batch_inputs: dict[str, np.ndarray] = {}  # the named inputs of the batch, refilled batch by batch
@@ -137,13 +163,13 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
     batch_w = None if weights is None else np.empty(batch_size, dtype=weights.dtype)
     if state.train_outputs is None:
         state.train_outputs = np.empty((rows, model.output_width), dtype=model.dtype)
-    while state.epoch < settings.epochs and not state.stopped_early:
+    while state.epoch < settings.training.epochs and not state.stopped_early:
         epoch = state.epoch
-        optimizer.lr = schedule.lr_at(epoch, base_lr, settings.epochs)
+        optimizer.lr = schedule.lr_at(epoch, base_lr, settings.training.epochs)
         if state.batch == 0:
             if should_stop():  # before the shuffle draws from `rng`: a resume at batch 0 draws the same order
                 raise Interrupted()
-            state.order = rng.permutation(rows) if settings.shuffle else None
+            state.order = rng.permutation(rows) if settings.training.shuffle else None
             state.loss_sum, state.epoch_seconds = 0.0, 0.0
         started = time.perf_counter()
         while state.batch < batches:
@@ -173,8 +199,8 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
                     f"training diverged: the loss is {value} at epoch {epoch}, batch {state.batch}; the weights "
                     "of the last finished epoch are kept in the checkpoint. Try a lower optimizer.lr or set "
                     "training.clip_norm")
-            if settings.clip_norm is not None:
-                clip_global_norm(grads, settings.clip_norm)
+            if settings.training.clip_norm is not None:
+                clip_global_norm(grads, settings.training.clip_norm)
             optimizer.step(params, grads)
             if settings.metrics:  # training metrics come from the outputs seen during the epoch
                 rows_seen = slice(start, stop) if state.order is None else state.order[start:stop]
@@ -191,16 +217,16 @@ def fit(model: Model, objective: Objective, optimizer: Optimizer, schedule: Sche
             record.update(evaluate_split(model, objective.loss, valid, settings.metrics, prefix="val_"))
         record["seconds"] = state.epoch_seconds + time.perf_counter() - started
         schedule.observe(epoch, record)
-        _track_best(model, state, record, settings.early_stopping)
+        _track_best(model, state, record, settings.training.early_stopping)
         state.history.append(record)
         state.epoch, state.batch = epoch + 1, 0
         yield record
-    if settings.early_stopping is not None and settings.early_stopping.restore_best \
+    if settings.training.early_stopping is not None and settings.training.early_stopping.restore_best \
             and state.best_weights is not None:
         model.load_state_dict(state.best_weights)
 
 
-def _track_best(model: Model, state: TrainingState, record: dict, early: EarlyStopping | None) -> None:
+def _track_best(model: Model, state: TrainingState, record: dict, early: EarlyStoppingRules | None) -> None:
     """Keep the best epoch by the monitored value; stop after `patience` epochs without improvement."""
     if early is None:
         return

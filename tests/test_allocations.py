@@ -20,7 +20,8 @@ from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.nn.regularizers import clip_global_norm
 from nncli.nn.targetscale import TargetScale
-from nncli.train import Settings, batch_step
+from nncli.train import batch_step
+from tests.settings import loop_settings
 
 FEATURES = 10
 BOUND = 8 * 1024  # bytes; one float32 hidden activation at batch 256 is 256 * 64 * 4 = 64 KiB
@@ -33,21 +34,21 @@ def dense(units, activation, **graph):
 CASES = {
     "relu-softmax-cce-adam": (
         [dense(64, "relu"), dense(64, "relu"), dense(5, "softmax")],
-        "categorical_crossentropy", {"type": "adam", "lr": 1e-3}, Settings(epochs=1)),
+        "categorical_crossentropy", {"type": "adam", "lr": 1e-3}, loop_settings(epochs=1)),
     "tanh-mse-sgd-momentum": (
         [dense(64, "tanh"), dense(2, "linear")],
-        "mse", {"type": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": True}, Settings(epochs=1)),
+        "mse", {"type": "sgd", "lr": 0.01, "momentum": 0.9, "nesterov": True}, loop_settings(epochs=1)),
     "sigmoid-bce-l1-l2-clip": (
         [dense(64, "sigmoid"), dense(1, "sigmoid")],
-        "binary_crossentropy", {"type": "sgd", "lr": 0.1}, Settings(epochs=1, l1=1e-4, l2=1e-3, clip_norm=0.5)),
+        "binary_crossentropy", {"type": "sgd", "lr": 0.1}, loop_settings(epochs=1, clip_norm=0.5, l1=1e-4, l2=1e-3)),
     "gelu-huber-adamw": (
         [dense(64, "gelu"), dense(64, {"type": "gelu", "approximate": "tanh"}), dense(2, "linear")],
-        "huber", {"type": "adamw", "lr": 1e-3}, Settings(epochs=1)),
+        "huber", {"type": "adamw", "lr": 1e-3}, loop_settings(epochs=1)),
     "batchnorm-dropout-rmsprop": (
         [dense(64, "elu"), {"type": "batchnorm"}, {"type": "dropout", "rate": 0.3}, dense(64, "leaky_relu"),
          dense(3, "softmax")],
         "categorical_crossentropy", {"type": "rmsprop", "lr": 1e-3, "momentum": 0.5, "centered": True},
-        Settings(epochs=1)),
+        loop_settings(epochs=1)),
     "branching-concat-add-mae": (
         [dense(64, "silu", name="trunk"),
          dense(64, "softplus", name="left", inputs=["trunk"]),
@@ -56,44 +57,44 @@ CASES = {
          dense(16, "tanh", name="raw", inputs=["input"]),
          {"type": "concat", "name": "joined", "inputs": ["sum", "raw", "trunk"]},
          dense(1, "linear")],
-        "mae", {"type": "adagrad", "lr": 0.01}, Settings(epochs=1, l1=1e-3)),
+        "mae", {"type": "adagrad", "lr": 0.01}, loop_settings(epochs=1, l1=1e-3)),
     # losses on outputs they do not fuse with: the activation's `forward`, the loss, the activation's `backward`
     "gelu-outputs-mse-unfused": (
         [dense(64, "relu"), dense(3, "gelu")],
-        "mse", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
+        "mse", {"type": "sgd", "lr": 0.01}, loop_settings(epochs=1)),
     "sigmoid-outputs-cce-unfused": (
         [dense(64, "softplus"), dense(4, "sigmoid")],
-        "categorical_crossentropy", {"type": "adam", "lr": 1e-3, "amsgrad": True}, Settings(epochs=1, l2=1e-2)),
+        "categorical_crossentropy", {"type": "adam", "lr": 1e-3, "amsgrad": True}, loop_settings(epochs=1, l2=1e-2)),
     "target-scale-mse-adam": (  # standardized targets: the scaled batch is a kept buffer too
         [dense(64, "relu"), dense(3, "linear")],
-        "mse", {"type": "adam", "lr": 1e-3}, Settings(epochs=1)),
+        "mse", {"type": "adam", "lr": 1e-3}, loop_settings(epochs=1)),
     # row weights (data.weight, training.class_weight): the weighted sums use kept buffers too
     "weighted-softmax-cce-adam": (
         [dense(64, "relu"), dense(5, "softmax")],
-        "categorical_crossentropy", {"type": "adam", "lr": 1e-3}, Settings(epochs=1)),
+        "categorical_crossentropy", {"type": "adam", "lr": 1e-3}, loop_settings(epochs=1)),
     "weighted-sigmoid-bce-sgd": (
         [dense(64, "tanh"), dense(1, "sigmoid")],
-        "binary_crossentropy", {"type": "sgd", "lr": 0.1}, Settings(epochs=1)),
+        "binary_crossentropy", {"type": "sgd", "lr": 0.1}, loop_settings(epochs=1)),
     "weighted-huber-mse-unfused": (
         [dense(64, "relu"), dense(2, "tanh")],
-        "huber", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
+        "huber", {"type": "sgd", "lr": 0.01}, loop_settings(epochs=1)),
     "weighted-mae-softmax-cce-unfused": (
         [dense(64, "relu"), dense(3, "sigmoid")],
-        "categorical_crossentropy", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
+        "categorical_crossentropy", {"type": "sgd", "lr": 0.01}, loop_settings(epochs=1)),
     "weighted-mse": (
         [dense(64, "relu"), dense(2, "linear")],
-        "mse", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
+        "mse", {"type": "sgd", "lr": 0.01}, loop_settings(epochs=1)),
     "weighted-mae": (
         [dense(64, "relu"), dense(2, "linear")],
-        "mae", {"type": "sgd", "lr": 0.01}, Settings(epochs=1)),
+        "mae", {"type": "sgd", "lr": 0.01}, loop_settings(epochs=1)),
     "softmax-outputs-bce-unfused": (
         [dense(64, "relu"), dense(2, "softmax")],
-        "binary_crossentropy", {"type": "sgd", "lr": 0.01, "weight_decay": 0.1}, Settings(epochs=1)),
+        "binary_crossentropy", {"type": "sgd", "lr": 0.01, "weight_decay": 0.1}, loop_settings(epochs=1)),
     # an embedded column: the lookup, the per-row gradient accumulation and L2 on the table, all in kept buffers
     "embedding-concat-adam-l2": (
         [{"type": "embedding", "name": "city_vec", "column": "city", "dim": 16},
          {"type": "concat", "name": "joined", "inputs": ["input", "city_vec"]}, dense(64, "relu"), dense(3, "softmax")],
-        "categorical_crossentropy", {"type": "adam", "lr": 1e-3}, Settings(epochs=1, l2=1e-3)),
+        "categorical_crossentropy", {"type": "adam", "lr": 1e-3}, loop_settings(epochs=1, l2=1e-3)),
 }
 CATEGORIES = {"city": 500}  # the embedded column of the embedding cases
 
@@ -130,8 +131,8 @@ def training_step(case: str, dtype, seed: int = 0):
     def step(rows):
         x, y, w = batch(rows)
         value, _ = batch_step(model, objective, x, y, settings, w)
-        if settings.clip_norm is not None:
-            clip_global_norm(grads, settings.clip_norm)
+        if settings.training.clip_norm is not None:
+            clip_global_norm(grads, settings.training.clip_norm)
         optimizer.step(params, grads)
         return value
 

@@ -9,8 +9,9 @@ from nncli.nn.model import Model
 from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.split import Split
-from nncli.train import Settings, TrainingState, fit
+from nncli.train import TrainingState, fit
 from tests.gradcheck import assert_gradients_close, numerical_gradient
+from tests.settings import loop_settings
 from tests.test_layers import build, check_layer_gradients
 
 # index 3 three times and 0 (unknown) twice: their gradients must add up
@@ -129,7 +130,7 @@ def test_training_matches_torch_embedding_and_linear(spec, l2):
     y = rng.integers(0, 2, size=(rows, 1)).astype(float)
     model = Model(SPECS, 2, dtype=np.float64, rng=rng, categories={"city": categories})
     expected = torch_run(model, x, index, y, spec, l2, batch_size=8, epochs=4)
-    settings = Settings(epochs=4, batch_size=8, shuffle=False, l2=l2)
+    settings = loop_settings(epochs=4, batch_size=8, shuffle=False, l2=l2)
     objective = Objective(LOSSES.create("binary_crossentropy"), model.output_activation)
     optimizer = OPTIMIZERS.get(spec["type"]).from_config(spec)
     split = Split(x, y, indices={"city": index})
@@ -147,7 +148,7 @@ def test_shuffled_batches_take_the_same_rows_of_every_input():
     for shuffle in (False, True):  # one batch of every row: only the order of the rows differs
         model = Model(SPECS, 2, dtype=np.float64, rng=np.random.default_rng(1), categories={"city": 4})
         split = Split(x, y, indices={"city": index})
-        settings = Settings(epochs=1, batch_size=20, shuffle=shuffle)
+        settings = loop_settings(epochs=1, batch_size=20, shuffle=shuffle)
         list(fit(model, Objective(LOSSES.create("binary_crossentropy"), model.output_activation),
                  OPTIMIZERS.get("sgd").from_config({"type": "sgd", "lr": 0.1}), build_schedule({"type": "constant"}),
                  split, None, settings, np.random.default_rng(0), TrainingState(), base_lr=0.1))

@@ -113,7 +113,8 @@ def test_training_asks_for_kernels_only_when_the_run_is_large_enough(epochs, com
     from nncli.nn.objective import Objective
     from nncli.nn.schedules import SCHEDULES
     from nncli.split import Split
-    from nncli.train import Settings, TrainingState, fit
+    from nncli.train import TrainingState, fit
+    from tests.settings import loop_settings
 
     rng = np.random.default_rng(0)
     specs = [{"type": "dense", "units": 128, "activation": "relu"}, {"type": "dense", "units": 128},
@@ -124,7 +125,7 @@ def test_training_asks_for_kernels_only_when_the_run_is_large_enough(epochs, com
     x = rng.normal(size=(64, 4)).astype(np.float32)
     objective = Objective(LOSSES.create("mse"), model.output_activation)
     loop = fit(model, objective, optimizer, SCHEDULES.create("constant"), Split(x, x[:, :1]), None,
-               Settings(epochs=epochs, batch_size=8), rng, TrainingState(), base_lr=1e-3)
+               loop_settings(epochs=epochs, batch_size=8), rng, TrainingState(), base_lr=1e-3)
     next(loop)
     assert optimizer.compiled is compiled
     assert fused.worth_compiling(model.flat_params.size, 8 * epochs) is compiled

@@ -10,8 +10,9 @@ from nncli.nn.losses import LOSSES
 from nncli.nn.model import Model
 from nncli.nn.objective import Objective
 from nncli.runs import read_arrays, write_arrays
-from nncli.train import Settings, batch_step
+from nncli.train import batch_step
 from tests.gradcheck import assert_gradients_close, numerical_gradient
+from tests.settings import loop_settings
 
 BRANCHING = [
     {"type": "dense", "name": "trunk", "units": 5, "activation": "tanh"},
@@ -58,7 +59,7 @@ def test_branching_graph_gradients_with_fan_out(rows):
     model = Model(BRANCHING, 4, dtype=np.float64, rng=rng)
     x = rng.normal(size=(max(rows, 2), 4))
     y = one_hot(rng, x.shape[0], 3)
-    check_model_gradients(model, LOSSES.create("categorical_crossentropy"), x, y, Settings(epochs=1, l2=0.01),
+    check_model_gradients(model, LOSSES.create("categorical_crossentropy"), x, y, loop_settings(epochs=1, l2=0.01),
                           reseed=reseed_dropout)
 
 
@@ -69,7 +70,7 @@ def test_a_layer_feeding_one_merge_twice_gets_both_gradients():
     rng = np.random.default_rng(1)
     model = Model(specs, 3, dtype=np.float64, rng=rng)
     x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 1))
-    check_model_gradients(model, LOSSES.create("mse"), x, y, Settings(epochs=1))
+    check_model_gradients(model, LOSSES.create("mse"), x, y, loop_settings(epochs=1))
 
 
 @pytest.mark.parametrize("loss_name,activation,width", [
@@ -91,7 +92,7 @@ def test_chain_gradients_for_every_loss_with_l1_and_l2(loss_name, activation, wi
     else:
         y = rng.normal(size=(7, width)) + 3.0  # keep mae/huber residuals away from their kinks
     model = Model(specs, 3, dtype=np.float64, rng=np.random.default_rng(3))
-    check_model_gradients(model, LOSSES.create(loss_name), x, y, Settings(epochs=1, l1=0.003, l2=0.02))
+    check_model_gradients(model, LOSSES.create(loss_name), x, y, loop_settings(epochs=1, l1=0.003, l2=0.02))
 
 
 def test_state_dict_keys_follow_the_spec_and_skip_weightless_layers():
@@ -179,7 +180,7 @@ def test_same_seed_same_weights_and_float32_end_to_end():
     y = one_hot(np.random.default_rng(1), 8, 3).astype(np.float32)
     objective = Objective(LOSSES.create("categorical_crossentropy"), a.output_activation)
     assert objective.fused
-    batch_step(a, objective, x, y, Settings(epochs=1, l2=0.1))
+    batch_step(a, objective, x, y, loop_settings(epochs=1, l2=0.1))
     assert all(grad.dtype == np.float32 for _, _, grad in a.parameters)
 
 

@@ -15,7 +15,8 @@ from nncli.nn.model import Model
 from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.split import Split
-from nncli.train import Settings, TrainingState, fit
+from nncli.train import TrainingState, fit
+from tests.settings import loop_settings
 
 torch = pytest.importorskip("torch")
 
@@ -140,7 +141,7 @@ def test_five_epochs_match_torch(optimizer_index, schedule_index):
                                                  schedule_spec, l2, clip, batch_size=8)
     optimizer = OPTIMIZERS.get(optimizer_spec["type"]).from_config(optimizer_spec)
     schedule = build_schedule(schedule_spec)
-    settings = Settings(epochs=EPOCHS, batch_size=8, shuffle=False, clip_norm=clip, l2=l2)
+    settings = loop_settings(epochs=EPOCHS, batch_size=8, shuffle=False, clip_norm=clip, l2=l2)
     objective = Objective(LOSSES.create(loss_name), model.output_activation)
     records = list(fit(model, objective, optimizer, schedule, Split(x, y), None, settings,
                        np.random.default_rng(0), TrainingState(), base_lr=optimizer_spec["lr"]))

@@ -11,8 +11,9 @@ from nncli.nn.objective import Objective
 from nncli.nn.optimizers import OPTIMIZERS
 from nncli.nn.schedules import SCHEDULES
 from nncli.split import Split
-from nncli.train import Settings, TrainingState, fit
+from nncli.train import TrainingState, fit
 from tests.gradcheck import assert_gradients_close, numerical_gradient
+from tests.settings import loop_settings
 from tests.test_losses import SPEC_IDS, SPECS, _kink_free, batch, make_loss, predictions
 
 
@@ -102,7 +103,7 @@ def torch_training(model, loss_fn, x, y, lr):
 
 def nncli_training(model, loss_name, x, y, row_weight, lr):
     optimizer = OPTIMIZERS.create("sgd", lr=lr, momentum=0.9)
-    settings = Settings(epochs=EPOCHS, batch_size=BATCH, shuffle=False)
+    settings = loop_settings(epochs=EPOCHS, batch_size=BATCH, shuffle=False)
     objective = Objective(LOSSES.create(loss_name), model.output_activation)
     records = list(fit(model, objective, optimizer, SCHEDULES.create("constant"), Split(x, y, weights=row_weight),
                        None, settings, np.random.default_rng(0), TrainingState(), base_lr=lr))
