@@ -76,6 +76,7 @@ MINIMAL = {"data": {"train": "t.csv", "target": "y"}, "layers": [{"type": "dense
     ({"training": {"epochs": 5, "batch": 3}}, "batch"),
     ({"dtype": "float16"}, "float16"),
     ({"metrics": ["accuracy", "auc2"]}, "auc2"),
+    ({"layers": [{"type": "embedding", "column": "c", "dim": 2, "inputs": ["input"]}]}, "input"),
 ])
 def test_invalid_configs_fail_the_schema(schema, change, where):
     assert schema.is_valid(MINIMAL)

@@ -81,6 +81,8 @@ def _section(cls: type[Configurable], base: type[Spec]) -> type[Spec]:
     fields: dict[str, Any] = {"type": (Literal[cls.name], Field(description=f"{cls.name}"))}
     for key, info in parameters.model_fields.items():
         fields[key] = (info.annotation, info)
+    if base is WrittenLayerSpec and getattr(cls, "reads_column", False):  # it reads its `column`, no layer
+        fields["inputs"] = (None, Field(None, description="none: the layer reads its `column` from the data"))
     doc = (cls.__doc__ or "").strip().splitlines()
     model = pydantic.create_model(f"{cls.__name__}Spec", __base__=base, **fields)
     model.__doc__ = doc[0] if doc else None
