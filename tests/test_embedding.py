@@ -154,3 +154,19 @@ def test_shuffled_batches_take_the_same_rows_of_every_input():
                  split, None, settings, np.random.default_rng(0), TrainingState(), base_lr=0.1))
         results.append(model.flat_params.copy())
     np.testing.assert_allclose(results[0], results[1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("index", "message"), [
+    (np.array([0, 1, 5]), r"'city' holds indices outside 0\.\.4"),
+    (np.array([-1, 1, 2]), r"'city' holds indices outside 0\.\.4"),
+    (np.array([0.0, 1.0, 2.0]), r"'city' must be 3 integer category indices, got float64 of shape \(3,\)"),
+    (np.array([0, 1]), r"'city' must be 3 integer category indices, got int64 of shape \(2,\)"),
+])
+def test_predict_refuses_indices_the_table_does_not_have(index, message):
+    """Training's lookup clips (its indices come from the data layer); predict checks what it is given."""
+    from nncli.nn.errors import CoreError
+
+    model = Model(SPECS, 2, dtype=np.float64, rng=np.random.default_rng(0), categories={"city": 4})
+    with pytest.raises(CoreError, match=message):
+        model.predict({"input": np.zeros((3, 2)), "city": index})
+    assert model.predict({"input": np.zeros((3, 2)), "city": np.array([0, 4, 2])}).shape == (3, 1)

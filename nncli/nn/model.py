@@ -160,6 +160,8 @@ class Model:
         data = self.data_inputs(x if isinstance(x, Mapping) else np.asarray(x, dtype=self.dtype))
         data[0] = np.asarray(data[0], dtype=self.dtype)
         rows = data[0].shape[0]
+        for name, index in zip(self.data_names[1:], data[1:], strict=True):
+            self._check_index(name, np.asarray(index), rows)
         result = np.empty((rows, self.output_width), dtype=self.dtype)
         activation = self.output_activation
         for start in range(0, rows, batch_size):
@@ -171,6 +173,17 @@ class Model:
         if self.target_scale is not None:
             self.target_scale.restore(result, out=result)
         return result
+
+    def _check_index(self, column: str, index: np.ndarray, rows: int) -> None:
+        """An embedded column's indices as the lookup needs them: integers 0..categories, one per row. (The
+        lookup clips to spare a copy in training, where the data layer made them; predict may get them from
+        anyone.)"""
+        if index.shape != (rows,) or index.dtype.kind not in "iu":
+            raise CoreError(f"input {column!r} must be {rows} integer category indices, got {index.dtype} of "
+                            f"shape {index.shape}")
+        if rows and (index.min() < 0 or index.max() > self.categories[column]):
+            raise CoreError(f"input {column!r} holds indices outside 0..{self.categories[column]} (0: unknown, "
+                            f"1..{self.categories[column]}: the categories)")
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Every array that defines the model, under SPEC's `layers.<i>.<name>` keys."""
