@@ -57,21 +57,30 @@ MAX_MATRIX_CLASSES = 1000
 only: 30000 classes would need a 7 GB matrix (and much more as JSON) for counts no one can read."""
 
 
+def _labelled(targets: np.ndarray, outputs: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """The number of classes, and each row's true and predicted class index."""
+    return _class_count(targets), class_indices(targets), class_indices(outputs)
+
+
+def _matrix(count: int, true: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    return np.bincount(true * count + predicted, minlength=count * count).reshape(count, count)
+
+
+def _counts(count: int, true: np.ndarray, predicted: np.ndarray) -> dict[str, np.ndarray]:
+    return {"true_positive": np.bincount(true[true == predicted], minlength=count),
+            "predicted": np.bincount(predicted, minlength=count),
+            "support": np.bincount(true, minlength=count)}
+
+
 def confusion_matrix(targets: np.ndarray, outputs: np.ndarray) -> np.ndarray:
     """(C, C) counts: rows are the true class, columns the predicted class."""
-    count = _class_count(targets)
-    true, predicted = class_indices(targets), class_indices(outputs)
-    return np.bincount(true * count + predicted, minlength=count * count).reshape(count, count)
+    return _matrix(*_labelled(targets, outputs))
 
 
 def class_counts(targets: np.ndarray, outputs: np.ndarray) -> dict[str, np.ndarray]:
     """Per class: rows predicted right (the confusion matrix's diagonal), rows predicted as the class (its column
     sums) and rows of the class (its row sums, the support), in memory linear in the classes."""
-    count = _class_count(targets)
-    true, predicted = class_indices(targets), class_indices(outputs)
-    return {"true_positive": np.bincount(true[true == predicted], minlength=count),
-            "predicted": np.bincount(predicted, minlength=count),
-            "support": np.bincount(true, minlength=count)}
+    return _counts(*_labelled(targets, outputs))
 
 
 def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -267,7 +276,8 @@ def compute_metrics(names: list[str], targets: np.ndarray, outputs: np.ndarray) 
 
 def classification_report(targets: np.ndarray, outputs: np.ndarray, classes: list[str]) -> dict[str, Any]:
     """Accuracy, macro precision/recall/f1, per-class scores and the confusion matrix, JSON-ready."""
-    counts = class_counts(targets, outputs)
+    labelled = _labelled(targets, outputs)
+    counts = _counts(*labelled)
     scores = per_class_scores(counts)
     per_class = {
         str(label): {
@@ -279,14 +289,14 @@ def classification_report(targets: np.ndarray, outputs: np.ndarray, classes: lis
         for i, label in enumerate(classes)
     }
     total = int(counts["support"].sum())
-    small = len(counts["support"]) <= MAX_MATRIX_CLASSES
+    small = labelled[0] <= MAX_MATRIX_CLASSES
     return {
         "accuracy": float(counts["true_positive"].sum() / total) if total else float("nan"),
         "precision": _macro(counts, "precision"),
         "recall": _macro(counts, "recall"),
         "f1": _macro(counts, "f1"),
         "per_class": per_class,
-        "confusion_matrix": confusion_matrix(targets, outputs).tolist() if small else None,
+        "confusion_matrix": _matrix(*labelled).tolist() if small else None,
     }
 
 
