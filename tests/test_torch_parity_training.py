@@ -17,6 +17,7 @@ from nncli.nn.optimizers import OPTIMIZERS
 from nncli.split import Split
 from nncli.train import TrainingState, fit
 from tests.settings import loop_settings
+from tests.torch_mirror import forward, torch_parameters
 
 torch = pytest.importorskip("torch")
 
@@ -78,9 +79,7 @@ def torch_loss(name, logits, activation, target):
 
 
 def run_torch(model, loss_name, activation, x, y, optimizer_spec, schedule_spec, l2, clip, batch_size):
-    weights = [torch.tensor(layer.params["weight"].copy(), requires_grad=True) for layer in model.layers]
-    biases = [torch.tensor(layer.params["bias"].copy(), requires_grad=True) for layer in model.layers]
-    params = [p for pair in zip(weights, biases, strict=False) for p in pair]
+    weights, biases, params = torch_parameters(torch, model)
     optimizer = torch_optimizer(optimizer_spec, params)
     scheduler = torch_scheduler(schedule_spec, optimizer)
     tx, ty = torch.tensor(x), torch.tensor(y)
@@ -88,11 +87,7 @@ def run_torch(model, loss_name, activation, x, y, optimizer_spec, schedule_spec,
     for _epoch in range(EPOCHS):
         batch_losses = []
         for start in range(0, len(x), batch_size):
-            h = tx[start:start + batch_size]
-            for index, (w, b) in enumerate(zip(weights, biases, strict=False)):
-                h = h @ w + b
-                if index < len(weights) - 1:
-                    h = torch.nn.functional.gelu(h)
+            h = forward(torch, tx[start:start + batch_size], weights, biases)
             loss = torch_loss(loss_name, h, activation, ty[start:start + batch_size])
             if l2:
                 loss = loss + l2 / 2 * sum((w ** 2).sum() for w in weights)

@@ -15,6 +15,7 @@ from nncli.train import TrainingState, fit
 from tests.gradcheck import assert_gradients_close, numerical_gradient
 from tests.settings import loop_settings
 from tests.test_losses import SPEC_IDS, SPECS, _kink_free, batch, make_loss, predictions
+from tests.torch_mirror import forward, torch_parameters
 
 
 def row_losses(spec, pred, target):
@@ -78,20 +79,14 @@ EPOCHS, BATCH = 4, 8
 def torch_training(model, loss_fn, x, y, lr):
     """SGD on a gelu network with torch's loss `loss_fn(logits, y_batch, rows)`: losses and parameters."""
     torch = pytest.importorskip("torch")
-    weights = [torch.tensor(layer.params["weight"].copy(), requires_grad=True) for layer in model.layers]
-    biases = [torch.tensor(layer.params["bias"].copy(), requires_grad=True) for layer in model.layers]
-    params = [p for pair in zip(weights, biases, strict=False) for p in pair]
+    weights, biases, params = torch_parameters(torch, model)
     optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9)
     tx, ty = torch.tensor(x), torch.tensor(y)
     losses = []
     for _ in range(EPOCHS):
         batch_losses = []
         for start in range(0, len(x), BATCH):
-            h = tx[start:start + BATCH]
-            for index, (w, b) in enumerate(zip(weights, biases, strict=False)):
-                h = h @ w + b
-                if index < len(weights) - 1:
-                    h = torch.nn.functional.gelu(h)
+            h = forward(torch, tx[start:start + BATCH], weights, biases)
             loss = loss_fn(h, ty[start:start + BATCH], slice(start, start + BATCH))
             optimizer.zero_grad()
             loss.backward()
